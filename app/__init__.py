@@ -1,0 +1,3 @@
+"""Photoseek: private, local photo search with CLIP."""
+
+__version__ = "0.1.0"
