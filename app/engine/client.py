@@ -1,0 +1,242 @@
+"""The engine, exposed through the object model of Typesense's Python client.
+
+``typesense.Client(...)`` and ``Engine(data_dir)`` answer the same calls with the same dicts, so scripts
+written for a Typesense server run against a local photo library by swapping the client object.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from app import paths
+from app.engine.collection import Collection, EngineContext
+from app.engine.errors import ObjectAlreadyExists, ObjectNotFound, RequestMalformed, TypesenseError
+from app.engine.importer import Progress, import_documents
+from app.engine.schema import Schema, parse_schema
+from app.engine.search import search
+from app.engine.storage import Database
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "photoseek.db"
+
+
+class Engine:
+    """A Photoseek library in ``data_dir``: one SQLite file plus index files.
+
+    Not thread-safe: one thread owns an Engine (the GUI runs it on its worker thread).
+    """
+
+    def __init__(self, data_dir: str | Path | None = None, *, allow_random_weights: bool = False) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.allow_random_weights = allow_random_weights
+        self.db = Database(self.data_dir / DB_NAME)
+        self._ctx = EngineContext(self.db, self.data_dir / "indexes", self._embedder_for)
+        self._open: dict[str, Collection] = {}
+        self.model_progress: Callable[[int, int | None], None] | None = None
+        self.collections = Collections(self)
+        self.multi_search = MultiSearch(self)
+
+    # -- internals shared by the client objects ------------------------------------------------------
+
+    def _embedder_for(self, model_config: dict):
+        from app.engine.models import resolve_model
+        from app.engine.embedder import load_embedder
+
+        spec = resolve_model(model_config)
+        return load_embedder(spec, allow_random_weights=self.allow_random_weights)
+
+    def _model_dims(self, model_config: dict) -> int:
+        from app.engine.models import resolve_model
+
+        return resolve_model(model_config).dims
+
+    def _collection(self, name: str) -> Collection:
+        coll = self._open.get(name)
+        if coll is not None:
+            return coll
+        found = self.db.collection(name)
+        if found is None:
+            raise ObjectNotFound(f"Collection `{name}` not found.")
+        cid, schema_dict, created = found
+        schema = Schema(name=name, fields=schema_dict["fields"], created_at=created,
+                        default_sorting_field=schema_dict.get("default_sorting_field", ""))
+        coll = Collection(self._ctx, cid, schema)
+        self._open[name] = coll
+        return coll
+
+    def close(self) -> None:
+        """Save index files and close the database. Safe to call twice."""
+        for coll in self._open.values():
+            try:
+                coll.close()
+            except OSError:
+                log.exception("Could not save the index of %s", coll.name)
+        self._open.clear()
+        if self.db is not None:
+            self.db.close()
+            self.db = None  # type: ignore[assignment]
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Collections:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(self, schema: dict) -> dict:
+        engine = self._engine
+        parsed = parse_schema(schema, engine._model_dims)
+        if engine.db.collection(parsed.name) is not None:
+            raise ObjectAlreadyExists(f"A collection with name `{parsed.name}` already exists.")
+        parsed.created_at = int(time.time())
+        stored = {"fields": parsed.fields, "default_sorting_field": parsed.default_sorting_field}
+        engine.db.add_collection(parsed.name, stored, parsed.created_at)
+        return engine._collection(parsed.name).to_dict()
+
+    def retrieve(self) -> list[dict]:
+        return [self._engine._collection(name).to_dict() for _, name, _, _ in self._engine.db.collections()]
+
+    def __getitem__(self, name: str) -> CollectionClient:
+        return CollectionClient(self._engine, name)
+
+    def __contains__(self, name: str) -> bool:
+        return self._engine.db.collection(name) is not None
+
+
+class CollectionClient:
+    def __init__(self, engine: Engine, name: str) -> None:
+        self._engine = engine
+        self.name = name
+        self.documents = Documents(engine, name)
+
+    def retrieve(self) -> dict:
+        return self._engine._collection(self.name).to_dict()
+
+    def delete(self) -> dict:
+        engine = self._engine
+        coll = engine._collection(self.name)
+        summary = coll.to_dict()
+        coll.drop_index_files()
+        engine.db.delete_collection(coll.id)
+        engine._open.pop(self.name, None)
+        return summary
+
+
+class Documents:
+    def __init__(self, engine: Engine, collection: str) -> None:
+        self._engine = engine
+        self._name = collection
+
+    def _coll(self) -> Collection:
+        return self._engine._collection(self._name)
+
+    def create(self, document: dict, params: dict | None = None) -> dict:
+        return self._coll().write_one(_require_dict(document), "create")
+
+    def upsert(self, document: dict, params: dict | None = None) -> dict:
+        return self._coll().write_one(_require_dict(document), "upsert")
+
+    def update(self, document: dict, params: dict | None = None) -> dict:
+        return self._coll().write_one(_require_dict(document), "update")
+
+    def import_(
+        self,
+        documents: str | bytes | Iterable[dict],
+        params: dict | None = None,
+        batch_size: int | None = None,
+        *,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[dict] | str:
+        """Typesense's import: a list of dicts gives a list of result dicts; JSONL text gives JSONL text."""
+        params = dict(params or {})
+        if batch_size is not None:
+            params["batch_size"] = batch_size
+        coll = self._coll()
+        if isinstance(documents, (str, bytes)):
+            text = documents.decode("utf-8") if isinstance(documents, bytes) else documents
+            lines = [line for line in text.splitlines() if line.strip()]
+            results = import_documents(coll, lines, params, progress=progress, cancel=cancel)
+            return "\n".join(json.dumps(r) for r in results)
+        return import_documents(coll, documents, params, progress=progress, cancel=cancel)
+
+    def import_files(
+        self,
+        files: Iterable[str | Path],
+        *,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[dict]:
+        from app.engine.files import import_files
+
+        return import_files(self._coll(), files, progress=progress, cancel=cancel)
+
+    def search(self, search_parameters: dict) -> dict:
+        return search(self._coll(), search_parameters)
+
+    def export(self) -> str:
+        """Every stored document as JSONL, newest first (store:false fields were never stored)."""
+        coll = self._coll()
+        return "\n".join(
+            json.dumps(coll.with_vectors(label, body)) for label, body in coll.db.all_bodies(coll.id)
+        )
+
+    def __getitem__(self, doc_id: str) -> DocumentClient:
+        return DocumentClient(self._engine, self._name, doc_id)
+
+
+class DocumentClient:
+    def __init__(self, engine: Engine, collection: str, doc_id: str) -> None:
+        self._engine = engine
+        self._collection = collection
+        self.id = doc_id
+
+    def retrieve(self) -> dict:
+        return self._engine._collection(self._collection).retrieve(self.id)
+
+    def update(self, document: dict, params: dict | None = None) -> dict:
+        doc = {**_require_dict(document), "id": self.id}
+        return self._engine._collection(self._collection).write_one(doc, "update")
+
+    def delete(self) -> dict:
+        return self._engine._collection(self._collection).delete_document(self.id)
+
+
+class MultiSearch:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def perform(self, search_queries: dict, common_params: dict | None = None) -> dict:
+        if not isinstance(search_queries, dict) or not isinstance(search_queries.get("searches"), list):
+            raise RequestMalformed("Missing or malformed `searches` array in the request body.")
+        results = []
+        for one in search_queries["searches"]:
+            params = {**(common_params or {}), **(one if isinstance(one, dict) else {})}
+            try:
+                if not isinstance(one, dict):
+                    raise RequestMalformed("Each search must be a JSON object.")
+                name = params.get("collection")
+                if not isinstance(name, str):
+                    raise RequestMalformed("Parameter `collection` is required.")
+                results.append(search(self._engine._collection(name), params))
+            except TypesenseError as exc:
+                results.append(exc.to_dict())
+        return {"results": results}
+
+
+def _require_dict(document: Any) -> dict:
+    if not isinstance(document, dict):
+        raise RequestMalformed("The document must be a JSON object.")
+    return document

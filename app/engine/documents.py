@@ -1,0 +1,162 @@
+"""Turning an incoming document into what gets stored: validation, ids, embedding inputs.
+
+Preparation is pure (no database, no model) so the importer can run it on a worker thread ahead of the
+model. ``store: false`` values are separated out here and never reach a stored body.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.engine.errors import RequestMalformed, TypesenseError
+from app.engine.images import ImageError, decode_base64
+from app.engine.schema import Schema, check_value
+
+ACTIONS = ("create", "upsert", "update", "emplace")
+
+
+class EmbeddingError(RequestMalformed):
+    """A document's embedding could not be computed (bad image, ...); import lines carry it separately."""
+
+
+@dataclass
+class Prepared:
+    """A validated document, ready for embedding and storage."""
+
+    doc_id: str | None
+    body: dict  # what is stored: store:false fields removed, embeddings excluded (they live in `vectors`)
+    given: frozenset[str]  # fields present in the request, stored or not
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # explicit or computed, by field
+    texts: dict[str, str] = field(default_factory=dict)  # embed field -> joined text to embed
+    images: list[tuple[str, bytes]] = field(default_factory=list)  # (embed field, image bytes)
+
+
+def parse_line(line: str | bytes | dict) -> dict:
+    """One import line (or an already-parsed dict) as a document dict."""
+    if isinstance(line, dict):
+        return line
+    try:
+        doc = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        raise RequestMalformed("Bad JSON.") from None
+    if not isinstance(doc, dict):
+        raise RequestMalformed("Bad JSON: a document must be a JSON object.")
+    return doc
+
+
+def public_view(schema: Schema, doc: dict) -> dict:
+    """``doc`` without its store:false fields, for echoing back in responses."""
+    hidden = schema.unstored
+    return {k: v for k, v in doc.items() if k not in hidden}
+
+
+def prepare(schema: Schema, doc: dict, *, partial: bool = False, touched: frozenset[str] | None = None) -> Prepared:
+    """Validate ``doc`` against ``schema``; raise a TypesenseError naming the problem.
+
+    ``partial`` is for update/emplace of an existing document: ``doc`` is then the stored document merged
+    with the update, and ``touched`` the fields the update sets; embeddings are recomputed only when one
+    of their sources is touched.
+    """
+    doc_id = doc.get("id")
+    if doc_id is not None:
+        if not isinstance(doc_id, str):
+            raise RequestMalformed("Document's `id` field should be a string.")
+        if not doc_id:
+            raise RequestMalformed("The `id` field of the document must not be empty.")
+    fields = schema.by_name
+    unstored = schema.unstored
+    embed_fields = {e.field: e for e in schema.embeds}
+    for fname, fdef in fields.items():
+        if fname == "id":
+            continue
+        value = doc.get(fname)
+        if value is None:
+            needed = not fdef["optional"] and fname not in embed_fields
+            if needed and fname not in doc and not partial:
+                raise RequestMalformed(
+                    f"Field `{fname}` has been declared in the schema, but is not found in the document."
+                )
+            if value is None and fname in doc and not fdef["optional"] and fname not in embed_fields:
+                raise RequestMalformed(f"Field `{fname}` must not be null: it is not optional.")
+            continue
+        check_value(fdef, value)
+    # Vectors live in their own table (and the index); keeping them out of the JSON body halves its size.
+    vector_fields = schema.vector_fields
+    body = {k: v for k, v in doc.items() if k not in unstored and k not in vector_fields}
+    if doc_id is not None:
+        body["id"] = doc_id
+    prepared = Prepared(doc_id=doc_id, body=body, given=frozenset(k for k, v in doc.items() if v is not None))
+    for fname, vector_dims in schema.vector_fields.items():
+        value = doc.get(fname)
+        if value is not None and fname not in unstored:
+            prepared.vectors[fname] = _as_vector(fname, value, vector_dims)
+    for spec in embed_fields.values():
+        if spec.field in prepared.vectors:
+            continue  # the caller supplied the embedding itself
+        if partial and touched is not None and not any(src in touched for src in spec.sources):
+            continue  # untouched by this update: the stored embedding stays
+        _collect_embed_inputs(prepared, spec.field, spec.sources, doc, fields, unstored, partial)
+    return prepared
+
+
+def _as_vector(fname: str, value: list, dims: int) -> np.ndarray:
+    vec = np.asarray(value, dtype=np.float32)
+    if vec.shape != (dims,):
+        raise RequestMalformed(f"Field `{fname}` must have {dims} dimensions.")
+    if not np.any(vec):
+        raise RequestMalformed(f"Field `{fname}` is an all-zero vector, which has no direction to compare.")
+    return vec
+
+
+def _collect_embed_inputs(
+    prepared: Prepared,
+    target: str,
+    sources: tuple[str, ...],
+    doc: dict,
+    fields: dict[str, dict],
+    unstored: frozenset[str],
+    partial: bool,
+) -> None:
+    texts: list[str] = []
+    missing: list[str] = []
+    for src in sources:
+        value = doc.get(src)
+        if value is None:
+            missing.append(src)
+            continue
+        if fields[src]["type"] == "image":
+            try:
+                data = value if isinstance(value, bytes) else decode_base64(value)
+                prepared.images.append((target, data))
+            except ImageError as exc:
+                raise EmbeddingError(f"Error while processing image: {exc}") from None
+        elif isinstance(value, list):
+            texts.extend(str(v) + " " for v in value)
+        else:
+            texts.append(str(value) + " ")
+    if partial and any(m in unstored for m in missing):
+        # The stored document lacks the unstored inputs, so the embedding cannot be recomputed.
+        raise RequestMalformed(
+            "One or more of the fields to embed is missing in the both the old and new documents"
+        )
+    if len(missing) == len(sources):
+        raise EmbeddingError(f"Field `{missing[0]}` is needed to create embedding.")
+    if texts:
+        prepared.texts[target] = "".join(texts)
+
+
+def combine(text_vector: np.ndarray | None, image_vectors: list[np.ndarray]) -> np.ndarray:
+    """Typesense's multi-field embedding: the element-wise mean of one text and each image embedding."""
+    parts = ([text_vector] if text_vector is not None else []) + image_vectors
+    return np.mean(np.stack(parts), axis=0).astype(np.float32)
+
+
+def error_result(exc: TypesenseError) -> dict:
+    result: dict[str, Any] = {"code": exc.code, "error": exc.message, "success": False}
+    if isinstance(exc, EmbeddingError):
+        result["embedding_error"] = {"error": exc.message}
+    return result

@@ -1,0 +1,240 @@
+"""One search request against one collection, answered in Typesense's result shape."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import numpy as np
+
+from app.engine.collection import Collection
+from app.engine.errors import ObjectNotFound, ObjectUnprocessable, RequestMalformed
+from app.engine.images import ImageError, decode_base64
+from app.engine.vector_query import VectorQuery, parse_vector_query
+
+MAX_PER_PAGE = 250
+DEFAULT_ALPHA = 0.3
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _int_param(params: dict, key: str, default: int, minimum: int) -> int:
+    value = params.get(key, default)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise RequestMalformed(f"Parameter `{key}` must be an integer of at least {minimum}.")
+    return value
+
+
+def _field_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise RequestMalformed("Field lists must be comma-separated strings.")
+
+
+def search(coll: Collection, params: dict) -> dict:
+    started = time.perf_counter()
+    q = params.get("q")
+    if q is None:
+        raise RequestMalformed("Parameter `q` is required.")
+    if not isinstance(q, str):
+        raise RequestMalformed("Parameter `q` must be a string.")
+    per_page = _int_param(params, "per_page", 10, 0)
+    if per_page > MAX_PER_PAGE:
+        raise ObjectUnprocessable(f"Only upto {MAX_PER_PAGE} hits can be fetched per page.")
+    page = _int_param(params, "page", 1, 1)
+    if params.get("filter_by"):
+        raise RequestMalformed("Parameter `filter_by` is not supported by this version of Photoseek.")
+    schema_fields = coll.schema.by_name
+    query_by = _field_list(params.get("query_by"))
+    for fname in query_by:
+        if fname not in schema_fields:
+            raise ObjectNotFound(f"Could not find a field named `{fname}` in the schema.")
+    vector_fields = coll.schema.vector_fields
+    embed_fields = {e.field for e in coll.schema.embeds}
+    text_fields = [f for f in query_by if schema_fields[f]["type"] in ("string", "string[]")]
+    wildcard = q.strip() in ("*", "")
+    if not wildcard and not query_by:
+        raise RequestMalformed("Parameter `query_by` is required.")
+    for fname in query_by:
+        if fname not in text_fields and fname not in embed_fields:
+            raise RequestMalformed(f"Field `{fname}` cannot be searched with `q`: it is neither text nor embedding.")
+
+    vq: VectorQuery | None = None
+    if params.get("vector_query"):
+        vq = parse_vector_query(params["vector_query"])
+        if vq.field not in vector_fields:
+            if vq.field not in schema_fields:
+                raise RequestMalformed(f"Field `{vq.field}` does not have a vector query index.")
+            raise RequestMalformed(f"Field `{vq.field}` does not have a vector query index.")
+    elif not wildcard:
+        targets = [f for f in query_by if f in embed_fields]
+        if targets:
+            vq = VectorQuery(field=targets[0])
+
+    window = page * per_page
+    if vq is not None:
+        ranked = _vector_hits(coll, vq, q, window)
+        if text_fields and not wildcard:
+            alpha = vq.alpha if vq.alpha is not None else DEFAULT_ALPHA
+            ranked = _fuse(ranked, _keyword_hits(coll, q, text_fields), alpha, coll, vq.field)
+        found = len(ranked)
+        chosen = ranked[(page - 1) * per_page : window]
+        labels = [h["label"] for h in chosen]
+        bodies = coll.db.bodies(labels)
+        hits = [_hit(coll, h["label"], bodies[h["label"]], params, h) for h in chosen if h["label"] in bodies]
+    elif not wildcard:
+        ranked = _keyword_hits(coll, q, text_fields)
+        found = len(ranked)
+        chosen = ranked[(page - 1) * per_page : window]
+        bodies = coll.db.bodies([h["label"] for h in chosen])
+        hits = [_hit(coll, h["label"], bodies[h["label"]], params, h) for h in chosen]
+    else:
+        found = coll.db.count(coll.id)
+        rows = coll.db.newest(coll.id, per_page, (page - 1) * per_page)
+        hits = [_hit(coll, label, body, params, {}) for label, body in rows]
+    return {
+        "facet_counts": [],
+        "found": found,
+        "hits": hits,
+        "out_of": coll.db.count(coll.id),
+        "page": page,
+        "request_params": {"collection_name": coll.name, "first_q": q, "per_page": per_page, "q": q},
+        "search_cutoff": False,
+        "search_time_ms": int(round((time.perf_counter() - started) * 1000)),
+    }
+
+
+def query_vector(coll: Collection, vq: VectorQuery, q: str) -> tuple[np.ndarray, set[int]]:
+    """The vector to search with, and labels to leave out of the hits."""
+    dims = coll.schema.vector_fields[vq.field]
+    exclude: set[int] = set()
+    if vq.values:
+        if len(vq.values) != dims:
+            raise RequestMalformed(
+                f"Query field `{vq.field}` must have {dims} dimensions, but the query vector has "
+                f"{len(vq.values)}."
+            )
+        return np.asarray(vq.values, dtype=np.float32), exclude
+    if vq.id is not None:
+        label = coll.db.label_of(coll.id, vq.id)
+        vec = coll.db.vector(label, vq.field) if label is not None else None
+        if vec is None:
+            raise RequestMalformed("Document id referenced in vector query is not found.")
+        exclude.add(label)
+        return vec, exclude
+    if vq.image is not None or vq.queries is not None or (q.strip() not in ("*", "")):
+        if vq.field not in {e.field for e in coll.schema.embeds}:
+            raise RequestMalformed(
+                f"Field `{vq.field}` has no model to embed the query with: pass a vector or an `id`."
+            )
+        embedder = coll.embedder(vq.field)
+        if vq.image is not None:
+            try:
+                data = decode_base64(vq.image)
+            except ImageError as exc:
+                raise RequestMalformed(f"Error while processing image: {exc}") from None
+            (result,) = embedder.embed_images([data])
+            if isinstance(result, ImageError):
+                raise RequestMalformed(f"Error while processing image: {result}")
+            return result, exclude
+        texts = vq.queries if vq.queries is not None else [q]
+        weights = vq.query_weights
+        if weights is None:
+            weights = [1.0 / len(texts)] * len(texts)
+        elif len(weights) != len(texts):
+            raise RequestMalformed("The number of `query_weights` must match the number of `queries`.")
+        vectors = embedder.embed_texts(texts)
+        combined = np.sum(vectors * np.asarray(weights, dtype=np.float32)[:, None], axis=0)
+        if not np.any(combined):
+            raise RequestMalformed("The weighted queries cancel each other out.")
+        return combined.astype(np.float32), exclude
+    raise RequestMalformed("When a vector query value is empty, an `id` parameter must be present.")
+
+
+def _vector_hits(coll: Collection, vq: VectorQuery, q: str, window: int) -> list[dict]:
+    vector, exclude = query_vector(coll, vq, q)
+    k = vq.k if vq.k is not None else window
+    if k <= 0:
+        return []
+    idx = coll.index(vq.field)
+    labels, distances = idx.search(
+        vector, k, ef=vq.ef, flat_search_cutoff=vq.flat_search_cutoff, exclude=exclude
+    )
+    out = []
+    for label, dist in zip(labels.tolist(), distances.tolist()):
+        if vq.distance_threshold is not None and dist > vq.distance_threshold:
+            continue
+        out.append({"label": label, "vector_distance": float(dist)})
+    return out
+
+
+def _tokens(text: str) -> list[str]:
+    return [t.lower() for t in _WORD.findall(text)]
+
+
+def _keyword_hits(coll: Collection, q: str, fields: list[str]) -> list[dict]:
+    """A plain token match over text fields: documents ranked by how many query words they contain."""
+    words = _tokens(q)
+    if not words:
+        return []
+    scored = []
+    for label, body in coll.db.all_bodies(coll.id):
+        tokens: set[str] = set()
+        for fname in fields:
+            value = body.get(fname)
+            if isinstance(value, list):
+                value = " ".join(str(v) for v in value)
+            if isinstance(value, str):
+                tokens.update(_tokens(value))
+        # The last word may still be being typed: match it as a prefix, like Typesense does.
+        matched = sum(1 for w in words[:-1] if w in tokens)
+        matched += any(t.startswith(words[-1]) for t in tokens)
+        if matched:
+            scored.append((matched, label))
+    scored.sort(key=lambda item: (-item[0], -item[1]))
+    return [{"label": label, "text_match": matched * 1_000_000} for matched, label in scored]
+
+
+def _fuse(vector_hits: list[dict], text_hits: list[dict], alpha: float, coll: Collection, fname: str) -> list[dict]:
+    """Typesense's rank fusion of keyword and vector results."""
+    fused: dict[int, dict] = {}
+    for rank, hit in enumerate(text_hits, start=1):
+        entry = fused.setdefault(hit["label"], {"label": hit["label"], "score": 0.0})
+        entry["score"] += (1 - alpha) / rank
+        entry["text_match"] = hit["text_match"]
+    for rank, hit in enumerate(vector_hits):
+        entry = fused.setdefault(hit["label"], {"label": hit["label"], "score": 0.0})
+        entry["score"] += alpha / (rank + 1)
+        entry["vector_distance"] = hit["vector_distance"]
+    ranked = sorted(fused.values(), key=lambda e: -e["score"])
+    for entry in ranked:
+        entry.setdefault("text_match", 0)
+        entry["hybrid_search_info"] = {"rank_fusion_score": entry.pop("score")}
+    return ranked
+
+
+def _hit(coll: Collection, label: int, body: dict, params: dict, info: dict) -> dict:
+    include = _field_list(params.get("include_fields"))
+    exclude = set(_field_list(params.get("exclude_fields")))
+    wanted_vectors = [f for f in coll.schema.vector_fields if f not in exclude and (not include or f in include)]
+    doc = dict(body)
+    for fname in wanted_vectors:
+        if fname in coll.schema.unstored:
+            continue
+        vec = coll.db.vector(label, fname)
+        if vec is not None:
+            doc[fname] = [float(x) for x in vec]
+    if include:
+        doc = {k: v for k, v in doc.items() if k in include}
+    doc = {k: v for k, v in doc.items() if k not in exclude and k not in coll.schema.unstored}
+    hit: dict[str, Any] = {"document": doc, "highlight": {}, "highlights": []}
+    for key in ("text_match", "hybrid_search_info", "vector_distance"):
+        if key in info:
+            hit[key] = info[key]
+    return hit
