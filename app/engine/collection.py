@@ -81,7 +81,7 @@ class Collection:
             idx = VectorIndex(dims, capacity=max(1024, self.db.count(self.id)))
             changes = 0
         for labels, vectors in self.db.vectors_since(self.id, fname, since):
-            idx.add(labels, vectors)
+            idx.add(labels, vectors, num_threads=-1)
             changes += len(labels)
         self._indexes[fname] = idx
         self._unsaved[fname] = changes
