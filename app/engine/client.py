@@ -40,6 +40,8 @@ class Engine:
         self.db = Database(self.data_dir / DB_NAME)
         self._ctx = EngineContext(self.db, self.data_dir / "indexes", self._embedder_for)
         self._open: dict[str, Collection] = {}
+        # Embedders are shared process-wide; the engine only remembers which ones it started threads in.
+        self._embedders: dict[int, Any] = {}
         self.model_progress: Callable[[int, int | None], None] | None = None
         self.collections = Collections(self)
         self.multi_search = MultiSearch(self)
@@ -47,11 +49,13 @@ class Engine:
     # -- internals shared by the client objects ------------------------------------------------------
 
     def _embedder_for(self, model_config: dict):
-        from app.engine.models import resolve_model
         from app.engine.embedder import load_embedder
+        from app.engine.models import resolve_model
 
         spec = resolve_model(model_config)
-        return load_embedder(spec, allow_random_weights=self.allow_random_weights)
+        embedder = load_embedder(spec, allow_random_weights=self.allow_random_weights)
+        self._embedders[id(embedder)] = embedder
+        return embedder
 
     def _model_dims(self, model_config: dict) -> int:
         from app.engine.models import resolve_model
@@ -80,6 +84,10 @@ class Engine:
             except OSError:
                 log.exception("Could not save the index of %s", coll.name)
         self._open.clear()
+        # A closed engine leaves no decode threads behind (they restart on the next embedding).
+        for embedder in self._embedders.values():
+            embedder.close()
+        self._embedders.clear()
         if self.db is not None:
             self.db.close()
             self.db = None  # type: ignore[assignment]
@@ -166,8 +174,12 @@ class Documents:
             params["batch_size"] = batch_size
         coll = self._coll()
         if isinstance(documents, (str, bytes)):
-            text = documents.decode("utf-8") if isinstance(documents, bytes) else documents
-            lines = [line for line in text.splitlines() if line.strip()]
+            try:
+                text = documents.decode("utf-8") if isinstance(documents, bytes) else documents
+            except UnicodeDecodeError as exc:
+                raise RequestMalformed(f"The import body is not UTF-8 text (byte {exc.start}).") from None
+            # Only "\n" ends a JSONL line: str.splitlines() would also cut at U+2028 inside JSON strings.
+            lines = [line for line in text.split("\n") if line.strip()]
             results = import_documents(coll, lines, params, progress=progress, cancel=cancel)
             return "\n".join(json.dumps(r) for r in results)
         return import_documents(coll, documents, params, progress=progress, cancel=cancel)
