@@ -125,13 +125,14 @@ def main() -> None:
                                                        "exclude_fields": "embedding"}]})
             total_ms.append((time.perf_counter() - t0) * 1000)
         overhead = pct(total_ms, 50) - pct(encode_ms, 50)
-        print(f"text query: encode p50 {pct(encode_ms, 50):.1f} ms, full search p50 {pct(total_ms, 50):.1f} ms, "
-              f"overhead {overhead:.1f} ms (target < 10 ms)")
+        print(f"text query: encode p50 {pct(encode_ms, 50):.1f} ms, "
+              f"full search p50 {pct(total_ms, 50):.1f} ms, overhead {overhead:.1f} ms (target < 10 ms)")
         gc.collect()
         print(f"resident memory: {rss_mib():.0f} MiB (process, with the ViT-B-32 model loaded)")
         index_files = list((data_dir / "indexes").glob("*.hnsw"))
         db_mib = (data_dir / "photoseek.db").stat().st_size / 2**20
-        print(f"on disk: database {db_mib:.0f} MiB, index {sum(p.stat().st_size for p in index_files) / 2**20:.0f} MiB")
+        index_mib = sum(p.stat().st_size for p in index_files) / 2**20
+        print(f"on disk: database {db_mib:.0f} MiB, index {index_mib:.0f} MiB")
         engine.close()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -67,27 +67,42 @@ class Collection:
             return idx
         dims = self.schema.vector_fields[fname]
         loaded = VectorIndex.load(self.index_path(fname), dims)
-        since = 0
-        if loaded is not None and loaded[1].get("collection_id") == self.id:
-            idx, meta = loaded
-            since = int(meta.get("seq", 0))
-            dead = self.db.tombstones_since(self.id, since)
-            if dead:
-                idx.delete(dead)
-            changes = len(dead)
-        else:
+        idx, changes = None, 0
+        if loaded is not None:
+            idx, changes = self._catch_up(fname, *loaded)
+        if idx is None:
             if loaded is not None or self.index_path(fname).exists():
                 log.info("Index for %s.%s is unusable; rebuilding from the database", self.name, fname)
             idx = VectorIndex(dims, capacity=max(1024, self.db.count(self.id)))
             changes = 0
-        for labels, vectors in self.db.vectors_since(self.id, fname, since):
-            idx.add(labels, vectors, num_threads=-1)
-            changes += len(labels)
+            for labels, vectors in self.db.vectors_since(self.id, fname, 0):
+                idx.add(labels, vectors, num_threads=-1)
+                changes += len(labels)
         self._indexes[fname] = idx
         self._unsaved[fname] = changes
         if changes:
             self.save_indexes(force=True)
         return idx
+
+    def _catch_up(self, fname: str, idx: VectorIndex, meta: dict) -> tuple[VectorIndex | None, int]:
+        """Replay what the database changed since ``idx`` was saved; None if it belongs to another state."""
+        since = meta.get("seq")
+        if meta.get("collection_id") != self.id or not isinstance(since, int):
+            return None, 0
+        # An index ahead of the database (a database restored from a backup) holds labels the database
+        # may hand out again for other documents: only a rebuild is safe.
+        if since > self.db.current_seq():
+            return None, 0
+        dead = self.db.tombstones_since(self.id, since)
+        if dead:
+            idx.delete(dead)
+        changes = len(dead)
+        for labels, vectors in self.db.vectors_since(self.id, fname, since):
+            idx.add(labels, vectors, num_threads=-1)
+            changes += len(labels)
+        if not np.array_equal(idx.labels(), self.db.vector_labels(self.id, fname)):
+            return None, 0
+        return idx, changes
 
     def save_indexes(self, *, force: bool = False) -> None:
         due = force or time.monotonic() - self._last_save > SAVE_AFTER_SECONDS
@@ -110,8 +125,10 @@ class Collection:
     def _index_put_many(self, written: list[tuple[int, dict[str, np.ndarray | None]]]) -> None:
         """Apply a committed batch to the indexes: one bulk add per field (hnswlib adds in parallel)."""
         for fname in self.schema.vector_fields:
-            added = [(label, vecs[fname]) for label, vecs in written if vecs.get(fname) is not None]
-            removed = [label for label, vecs in written if fname in vecs and vecs[fname] is None]
+            # A batch may write one document twice: only its last state counts.
+            final = {label: vecs[fname] for label, vecs in written if fname in vecs}
+            added = [(label, vec) for label, vec in final.items() if vec is not None]
+            removed = [label for label, vec in final.items() if vec is None]
             if not added and not removed:
                 continue
             idx = self.index(fname)
@@ -139,7 +156,7 @@ class Collection:
             text_vecs: dict[int, np.ndarray] = {}
             if wanted:
                 out = self.embedder(spec.field).embed_texts([items[i].texts[spec.field] for i in wanted])
-                text_vecs = dict(zip(wanted, out))
+                text_vecs = dict(zip(wanted, out, strict=True))
             for i, p in enumerate(items):
                 images = image_vectors.get(i, {}).get(spec.field, [])
                 if i in text_vecs or images:

@@ -6,6 +6,7 @@ model. ``store: false`` values are separated out here and never reach a stored b
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,8 @@ def parse_line(line: str | bytes | dict) -> dict:
     """One import line (or an already-parsed dict) as a document dict."""
     if isinstance(line, dict):
         return line
+    if not isinstance(line, (str, bytes)):
+        raise RequestMalformed(f"Bad JSON: a document must be a JSON object, got {type(line).__name__}.")
     try:
         doc = json.loads(line)
     except (ValueError, UnicodeDecodeError):
@@ -54,7 +57,9 @@ def public_view(schema: Schema, doc: dict) -> dict:
     return {k: v for k, v in doc.items() if k not in hidden}
 
 
-def prepare(schema: Schema, doc: dict, *, partial: bool = False, touched: frozenset[str] | None = None) -> Prepared:
+def prepare(
+    schema: Schema, doc: dict, *, partial: bool = False, touched: frozenset[str] | None = None
+) -> Prepared:
     """Validate ``doc`` against ``schema``; raise a TypesenseError naming the problem.
 
     ``partial`` is for update/emplace of an existing document: ``doc`` is then the stored document merged
@@ -89,6 +94,14 @@ def prepare(schema: Schema, doc: dict, *, partial: bool = False, touched: frozen
     body = {k: v for k, v in doc.items() if k not in unstored and k not in vector_fields}
     if doc_id is not None:
         body["id"] = doc_id
+    for fname, value in body.items():
+        if isinstance(value, bytes) and fields.get(fname, {}).get("type") == "image":
+            # Python callers may pass raw bytes; a stored image is kept as base64, as Typesense keeps it.
+            body[fname] = base64.b64encode(value).decode("ascii")
+    try:
+        json.dumps(body)
+    except (TypeError, ValueError) as exc:
+        raise RequestMalformed(f"The document holds a value that cannot be stored as JSON: {exc}.") from None
     prepared = Prepared(doc_id=doc_id, body=body, given=frozenset(k for k, v in doc.items() if v is not None))
     for fname, vector_dims in schema.vector_fields.items():
         value = doc.get(fname)
@@ -104,9 +117,13 @@ def prepare(schema: Schema, doc: dict, *, partial: bool = False, touched: frozen
 
 
 def _as_vector(fname: str, value: list, dims: int) -> np.ndarray:
-    vec = np.asarray(value, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        vec = np.asarray(value, dtype=np.float32)
     if vec.shape != (dims,):
         raise RequestMalformed(f"Field `{fname}` must have {dims} dimensions.")
+    # Caught here, before the write: a stored vector the index refuses would break every rebuild.
+    if not np.all(np.isfinite(vec)):
+        raise RequestMalformed(f"Field `{fname}` has values that do not fit a 32-bit float.")
     if not np.any(vec):
         raise RequestMalformed(f"Field `{fname}` is an all-zero vector, which has no direction to compare.")
     return vec

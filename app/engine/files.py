@@ -56,7 +56,8 @@ def import_files(
         try:
             st = path.stat()
         except OSError as exc:
-            results.append({"success": False, "path": str(path), "error": f"Cannot read the file: {exc.strerror}"})
+            error = f"Cannot read the file: {exc.strerror}"
+            results.append({"success": False, "path": str(path), "error": error})
             continue
         if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
             results.append(
@@ -100,7 +101,8 @@ def import_files(
     outcomes = import_documents(
         coll, documents(), {"action": "upsert", "batch_size": 32}, progress=report, cancel=cancel
     )
-    for n, ((path, doc_id, _), outcome) in enumerate(zip(todo, outcomes)):
+    # A cancelled import has fewer outcomes than files: the files never reached are left out.
+    for n, ((path, doc_id, _), outcome) in enumerate(zip(todo, outcomes, strict=False)):
         entry = {"success": outcome["success"], "path": str(path), "id": doc_id}
         if not outcome["success"]:
             entry["error"] = unreadable.get(n, outcome["error"])

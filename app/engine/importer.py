@@ -140,12 +140,19 @@ class _ImportRun:
     def flush(self) -> None:
         batch, self.batch = self.batch, []
         ready: list[tuple[_Entry, Prepared, str]] = []
+        ready_ids: set[str] = set()
         for entry in batch:
             if entry.error is not None:
                 continue
             try:
                 if entry.deferred:
                     assert entry.doc is not None
+                    doc_id = entry.doc.get("id")
+                    if isinstance(doc_id, str) and doc_id in ready_ids:
+                        # An earlier line of this batch writes the same document: commit it first, so that
+                        # this update merges into it rather than into the older stored version.
+                        self._write(ready)
+                        ready, ready_ids = [], set()
                     p, is_new = self.coll.resolve_partial(entry.doc, self.action)
                     entry.prepared = p
                     entry.image_vectors = self.coll.embed_images_now(p)
@@ -155,16 +162,24 @@ class _ImportRun:
                     if entry.prepared.images and not entry.image_vectors:
                         entry.image_vectors = self.coll.embed_images_now(entry.prepared)
                     ready.append((entry, entry.prepared, self.action))
+                if entry.prepared.doc_id is not None:
+                    ready_ids.add(entry.prepared.doc_id)
             except TypesenseError as exc:
                 entry.error = exc
-        if ready:
-            self.coll.embed_prepared([p for _, p, _ in ready], {i: e.image_vectors for i, (e, _, _) in enumerate(ready)})
-            outcomes = self.coll.write([(p, action) for _, p, action in ready])
-            for (entry, _, _), outcome in zip(ready, outcomes):
-                if isinstance(outcome, TypesenseError):
-                    entry.error = outcome
+        self._write(ready)
         for entry in batch:
             self.results.append(self._result(entry))
+
+    def _write(self, ready: list[tuple[_Entry, Prepared, str]]) -> None:
+        """Embed the texts of ``ready`` documents and store them in one transaction."""
+        if not ready:
+            return
+        image_vectors = {i: entry.image_vectors for i, (entry, _, _) in enumerate(ready)}
+        self.coll.embed_prepared([p for _, p, _ in ready], image_vectors)
+        outcomes = self.coll.write([(p, action) for _, p, action in ready])
+        for (entry, _, _), outcome in zip(ready, outcomes, strict=True):
+            if isinstance(outcome, TypesenseError):
+                entry.error = outcome
 
     def _result(self, entry: _Entry) -> dict:
         if entry.error is not None:
@@ -177,7 +192,8 @@ class _ImportRun:
         if self.return_id:
             result["id"] = entry.prepared.doc_id
         if self.return_doc:
-            result["document"] = public_view(self.coll.schema, {**(entry.doc or {}), "id": entry.prepared.doc_id})
+            stored = {**(entry.doc or {}), "id": entry.prepared.doc_id}
+            result["document"] = public_view(self.coll.schema, stored)
         return result
 
     def _echo(self, entry: _Entry) -> Any:

@@ -63,7 +63,9 @@ def search(coll: Collection, params: dict) -> dict:
         raise RequestMalformed("Parameter `query_by` is required.")
     for fname in query_by:
         if fname not in text_fields and fname not in embed_fields:
-            raise RequestMalformed(f"Field `{fname}` cannot be searched with `q`: it is neither text nor embedding.")
+            raise RequestMalformed(
+                f"Field `{fname}` cannot be searched with `q`: it is neither text nor embedding."
+            )
 
     vq: VectorQuery | None = None
     if params.get("vector_query"):
@@ -106,7 +108,7 @@ def search(coll: Collection, params: dict) -> dict:
         "page": page,
         "request_params": {"collection_name": coll.name, "first_q": q, "per_page": per_page, "q": q},
         "search_cutoff": False,
-        "search_time_ms": int(round((time.perf_counter() - started) * 1000)),
+        "search_time_ms": round((time.perf_counter() - started) * 1000),
     }
 
 
@@ -120,7 +122,13 @@ def query_vector(coll: Collection, vq: VectorQuery, q: str) -> tuple[np.ndarray,
                 f"Query field `{vq.field}` must have {dims} dimensions, but the query vector has "
                 f"{len(vq.values)}."
             )
-        return np.asarray(vq.values, dtype=np.float32), exclude
+        with np.errstate(over="ignore"):
+            vector = np.asarray(vq.values, dtype=np.float32)
+        if not np.all(np.isfinite(vector)):
+            raise RequestMalformed("The query vector has values that do not fit a 32-bit float.")
+        if not np.any(vector):
+            raise RequestMalformed("The query vector is all zeros, which has no direction to compare.")
+        return vector, exclude
     if vq.id is not None:
         label = coll.db.label_of(coll.id, vq.id)
         vec = coll.db.vector(label, vq.field) if label is not None else None
@@ -167,7 +175,7 @@ def _vector_hits(coll: Collection, vq: VectorQuery, q: str, window: int) -> list
         vector, k, ef=vq.ef, flat_search_cutoff=vq.flat_search_cutoff, exclude=exclude
     )
     out = []
-    for label, dist in zip(labels.tolist(), distances.tolist()):
+    for label, dist in zip(labels.tolist(), distances.tolist(), strict=True):
         if vq.distance_threshold is not None and dist > vq.distance_threshold:
             continue
         out.append({"label": label, "vector_distance": float(dist)})
@@ -201,7 +209,9 @@ def _keyword_hits(coll: Collection, q: str, fields: list[str]) -> list[dict]:
     return [{"label": label, "text_match": matched * 1_000_000} for matched, label in scored]
 
 
-def _fuse(vector_hits: list[dict], text_hits: list[dict], alpha: float, coll: Collection, fname: str) -> list[dict]:
+def _fuse(
+    vector_hits: list[dict], text_hits: list[dict], alpha: float, coll: Collection, fname: str
+) -> list[dict]:
     """Typesense's rank fusion of keyword and vector results."""
     fused: dict[int, dict] = {}
     for rank, hit in enumerate(text_hits, start=1):
@@ -222,7 +232,9 @@ def _fuse(vector_hits: list[dict], text_hits: list[dict], alpha: float, coll: Co
 def _hit(coll: Collection, label: int, body: dict, params: dict, info: dict) -> dict:
     include = _field_list(params.get("include_fields"))
     exclude = set(_field_list(params.get("exclude_fields")))
-    wanted_vectors = [f for f in coll.schema.vector_fields if f not in exclude and (not include or f in include)]
+    wanted_vectors = [
+        f for f in coll.schema.vector_fields if f not in exclude and (not include or f in include)
+    ]
     doc = dict(body)
     for fname in wanted_vectors:
         if fname in coll.schema.unstored:

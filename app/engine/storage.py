@@ -280,6 +280,15 @@ class Database:
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
             yield labels, vectors
 
+    def vector_labels(self, collection_id: int, fname: str) -> np.ndarray:
+        """Labels holding a ``fname`` vector, ascending: what that field's index must hold."""
+        rows = self._conn.execute(
+            "SELECT d.label FROM documents d JOIN vectors v ON v.label = d.label "
+            "WHERE d.collection_id = ? AND v.field = ? ORDER BY d.label",
+            (collection_id, fname),
+        )
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
     def tombstones_since(self, collection_id: int, seq: int) -> list[int]:
         rows = self._conn.execute(
             "SELECT label FROM tombstones WHERE collection_id = ? AND seq > ?", (collection_id, seq)

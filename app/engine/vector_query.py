@@ -101,7 +101,9 @@ def _parse_floats(items: list[str], what: str) -> list[float]:
 
 def parse_vector_query(text: str) -> VectorQuery:
     """Parse ``text`` or raise a 400 that says what is wrong with it."""
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise _bad(f"it must be a string, got {type(text).__name__}.")
+    if not text.strip():
         raise _bad("it is empty.")
     text = text.strip()
     name, sep, rest = text.partition(":")

@@ -1,0 +1,310 @@
+"""Embedder: batched CLIP text and image embedding, with image decoding overlapped with inference.
+
+torch and open_clip are imported inside functions: importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from app.engine.errors import ModelUnavailable
+from app.engine.images import ImageError, load_image, preprocess_for_clip
+from app.engine.models import ModelSpec, download_weights, verify_cached_weights, weights_path
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K")
+ImageInput = bytes | Image.Image
+TEXT_BATCH = 64
+RANDOM_WEIGHTS_SEED = 0
+
+
+class Embedder:
+    """A loaded open_clip model with its tokenizer and preprocessing; vectors come out L2-normalised.
+
+    Safe to share between threads: forward passes are serialised, because two at once would only fight
+    over the same cores.
+    """
+
+    def __init__(self, spec: ModelSpec, model: torch.nn.Module, tokenizer: Callable, *, random_weights: bool):
+        self.spec = spec
+        self.random_weights = random_weights
+        self._model = model
+        self._tokenizer = tokenizer
+        self._forward_lock = threading.Lock()
+        # Set while no forward pass runs. Decode workers wait for it before starting an image: see
+        # embed_image_stream for why decoding takes the gaps between forward passes.
+        self._model_idle = threading.Event()
+        self._model_idle.set()
+        self.decode_workers = os.cpu_count() or 1
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def dims(self) -> int:
+        return self.spec.dims
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The bare open_clip model (benchmarks time its forward pass on their own)."""
+        return self._model
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dims) float32, each row L2-normalised."""
+        if isinstance(texts, str):
+            raise TypeError("embed_texts takes a sequence of strings, not a single string")
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"embed_texts: item {i} is {type(text).__name__}, not a string")
+        out = np.empty((len(texts), self.dims), dtype=np.float32)
+        for start in range(0, len(texts), TEXT_BATCH):
+            tokens = self._tokenizer(texts[start : start + TEXT_BATCH])
+            out[start : start + len(tokens)] = self._forward(self._model.encode_text, tokens)
+        return out
+
+    def embed_images(self, images: Sequence[ImageInput]) -> list[np.ndarray | ImageError]:
+        """One result per input, in order: a normalised vector, or the ImageError saying why not."""
+        if len(images) == 1:  # a search query: not worth starting decode threads
+            prepared = self._prepare(images[0])
+            if not isinstance(prepared, np.ndarray):
+                return [prepared]
+            return [self._embed_pixels(prepared[None])[0]]
+        return [result for _, result in self.embed_image_stream(enumerate(images))]
+
+    def preprocess(self, image: ImageInput) -> np.ndarray:
+        """Decode (JPEG at reduced DCT scale) and preprocess one image to the model's CHW float32 input."""
+        img = image if isinstance(image, Image.Image) else load_image(image, min_side=self.spec.image_size)
+        return preprocess_for_clip(img, self.spec.image_size, self.spec.mean, self.spec.std)
+
+    def _prepare(self, image: ImageInput | None) -> np.ndarray | ImageError | None:
+        self._model_idle.wait()
+        if image is None:
+            # Passthrough: callers interleave items without an image to keep their own order.
+            return None
+        try:
+            return self.preprocess(image)
+        except ImageError as exc:
+            return exc
+
+    def embed_image_stream(
+        self, items: Iterable[tuple[K, ImageInput]], *, batch_size: int = 16
+    ) -> Iterator[tuple[K, np.ndarray | ImageError | None]]:
+        """Embed ``(key, image)`` pairs lazily, yielding ``(key, vector or ImageError)`` in input order.
+
+        An item whose image is None passes through as ``(key, None)``, so callers can keep their own
+        order for items without an image.
+
+        Decoding runs on a pool of one thread per core that stays up to two batches ahead of the model
+        (so at most ``2 * batch_size`` decoded images are held) and overlaps everything but the forward
+        pass itself: reading the input, the caller's work on each result, and the model's idle moments.
+        Workers do not start an image while the model runs: torch already keeps every core busy then,
+        and a decode thread preempting one of its worker threads stalls all of them at the next
+        barrier, which measured slower than decoding in the gaps (benchmarks/bench_import.py).
+        The pool lives as long as the stream: close an abandoned stream (or let it be collected).
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        source = iter(items)
+        pool = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="photoseek-decode")
+        pending: collections.deque[tuple[K, Future]] = collections.deque()
+        ahead = 2 * batch_size
+        exhausted = False
+
+        def refill() -> None:
+            nonlocal exhausted
+            while not exhausted and len(pending) < ahead:
+                try:
+                    key, image = next(source)
+                except StopIteration:
+                    exhausted = True
+                    return
+                pending.append((key, pool.submit(self._prepare, image)))
+
+        try:
+            while True:
+                refill()
+                if not pending:
+                    return
+                batch = [pending.popleft() for _ in range(min(batch_size, len(pending)))]
+                # Queue the next images before this batch's forward pass so the pool never idles on it.
+                refill()
+                prepared = [(key, future.result()) for key, future in batch]
+                good = [pixels for _, pixels in prepared if isinstance(pixels, np.ndarray)]
+                vectors = iter(self._embed_pixels(np.stack(good)) if good else ())
+                for key, pixels in prepared:
+                    yield key, (next(vectors) if isinstance(pixels, np.ndarray) else pixels)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        import torch
+
+        return self._forward(self._model.encode_image, torch.from_numpy(pixels))
+
+    def _forward(self, encode: Callable, batch: Any) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        with self._forward_lock, torch.inference_mode():
+            self._model_idle.clear()
+            try:
+                features = encode(batch).float()
+                return F.normalize(features, dim=-1).numpy().astype(np.float32, copy=False)
+            finally:
+                self._model_idle.set()
+
+    def close(self) -> None:
+        """Nothing to release today (decode threads live only as long as their stream); kept so owners
+        can hand an embedder back without knowing what it holds."""
+
+
+_cache: dict[tuple[ModelSpec, bool], Embedder] = {}
+_cache_lock = threading.Lock()
+_threads_configured = False
+
+
+def load_embedder(
+    spec: ModelSpec,
+    *,
+    allow_random_weights: bool = False,
+    download: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Embedder:
+    """The Embedder for ``spec``, loaded once per process (concurrent callers wait for the one load).
+
+    Missing weights: downloaded first with ``download=True``; a seeded random model with
+    ``allow_random_weights=True`` (tests and benchmarks only); otherwise ModelUnavailable.
+    """
+    with _cache_lock:
+        path = weights_path(spec)
+        have_weights = path is not None and path.is_file()
+        if not have_weights and download and spec.pretrained is not None and spec.model_path is None:
+            path = download_weights(spec, progress=progress, cancel=cancel)
+            have_weights = True
+        if not have_weights and not allow_random_weights:
+            raise ModelUnavailable(
+                f"The weights for model `{spec.name}` are not on this machine (expected `{path}`). "
+                "Download them first, or set model_config.model_path to a local weights file."
+            )
+        key = (spec, not have_weights)
+        embedder = _cache.get(key)
+        if embedder is None:
+            embedder = _build(spec, path if have_weights else None)
+            _cache[key] = embedder
+        return embedder
+
+
+def clear_embedder_cache() -> None:
+    """Forget loaded models (their memory goes once nothing else holds them); the next load starts over."""
+    with _cache_lock:
+        for embedder in _cache.values():
+            embedder.close()
+        _cache.clear()
+
+
+def _build(spec: ModelSpec, path: Path | None) -> Embedder:
+    import open_clip
+    import torch
+
+    _configure_threads()
+    is_cached_download = path is not None and spec.model_path is None and spec.local_dir is None
+    if is_cached_download:
+        verify_cached_weights(spec, path)
+    # Seeded so that a random model embeds the same way in every process: vectors stored by one run stay
+    # comparable with queries made by the next.
+    with _QuietRandomInit(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_WEIGHTS_SEED)
+        model = open_clip.create_model(
+            spec.arch, pretrained=None, load_weights=False, force_quick_gelu=spec.quick_gelu
+        )
+    if path is None:
+        log.warning("Model `%s` has no weights here: using RANDOM weights (tests/benchmarks only)", spec.name)
+    else:
+        _load_weights(model, path, spec)
+    model = model.float().eval().requires_grad_(False)
+    tokenizer = open_clip.get_tokenizer(spec.arch, context_length=model.context_length)
+    return Embedder(spec, model, tokenizer, random_weights=path is None)
+
+
+def _configure_threads() -> None:
+    # torch's default can be below the core count in containers; decoding shares the same cores but
+    # runs in the gaps around each forward pass (see benchmarks/bench_import.py).
+    global _threads_configured
+    if not _threads_configured:
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        _threads_configured = True
+
+
+class _QuietRandomInit(logging.Filter):
+    """Drop open_clip's "no weights" warnings while we build a model we are about to fill ourselves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "initialized randomly" not in message and "no CLIP weights found" not in message
+
+    def __enter__(self) -> None:
+        logging.getLogger().addFilter(self)
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeFilter(self)
+
+
+_TORCHSCRIPT_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
+
+
+def _is_torchscript(path: Path) -> bool:
+    # OpenAI's original .pt files are TorchScript archives, which torch.load refuses with weights_only.
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("/constants.pkl") for name in archive.namelist())
+
+
+def _load_weights(model: torch.nn.Module, path: Path, spec: ModelSpec) -> None:
+    import torch
+    from open_clip.factory import load_checkpoint
+
+    try:
+        if _is_torchscript(path):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # "torch.jit.load is deprecated"
+                state = torch.jit.load(str(path), map_location="cpu").state_dict()
+            # Scripting also saves non-persistent buffers (attention masks) the eager model rebuilds itself.
+            persistent = model.state_dict().keys()
+            transient = {name for name, _ in model.named_buffers()} - persistent
+            for extra in (*_TORCHSCRIPT_EXTRA_KEYS, *transient):
+                state.pop(extra, None)
+            model.load_state_dict(state, strict=True)
+        else:
+            load_checkpoint(model, str(path), strict=True, weights_only=True)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())
+        raise ModelUnavailable(
+            f"The weights file `{path}` does not fit model `{spec.name}`: {detail[:300]}"
+        ) from exc
+    except Exception as exc:
+        raise ModelUnavailable(
+            f"The weights file `{path}` for model `{spec.name}` could not be read "
+            f"({type(exc).__name__}: {exc}). Use a .safetensors, .bin or .pt state dict."
+        ) from exc
