@@ -1,0 +1,149 @@
+"""What an import is made of: the files found under what the user dropped, and the running tally.
+
+Kept free of Qt so the bookkeeping (which files count as photos, what was skipped and why) is plain data
+the worker fills in and the summary dialog shows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that did not make it into the collection, and why, in words a user understands."""
+
+    path: str
+    reason: str
+
+
+def scan_paths(paths: list[str]) -> tuple[list[str], list[SkippedFile]]:
+    """Expand dropped files and folders (recursively, as the engine walks them) into image files.
+
+    Everything else found is returned as skipped with a reason, so nothing disappears silently and the
+    progress bar counts photos, not sidecar files. Runs on the engine thread (it imports the engine).
+    """
+    from app.engine.files import walk
+    from app.engine.images import SUPPORTED_EXTENSIONS
+
+    found: dict[str, None] = {}
+    skipped: list[SkippedFile] = []
+    for path in walk(paths):
+        if path.suffix.lower() in SUPPORTED_EXTENSIONS:
+            found.setdefault(str(path), None)
+        elif not path.exists():
+            skipped.append(SkippedFile(str(path), "file not found"))
+        else:
+            skipped.append(
+                SkippedFile(str(path), f"not a supported image type ({path.suffix or 'no extension'})")
+            )
+    return list(found), skipped
+
+
+@dataclass
+class ImportJob:
+    """One import request, worked through in chunks on the engine thread."""
+
+    request_id: int
+    collection: str
+    files: list[str]
+    skipped: list[SkippedFile]
+    cancel: threading.Event
+    create_schema: dict | None = None
+    position: int = 0
+    imported: int = 0
+    unchanged: int = 0
+    failed: list[SkippedFile] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    error: str | None = None
+
+    @property
+    def total(self) -> int:
+        return len(self.files)
+
+    def next_chunk(self, size: int) -> list[str]:
+        return self.files[self.position : self.position + size]
+
+    def record(self, chunk: list[str], results: list[dict]) -> list[str]:
+        """Tally one chunk's per-file results; returns the ids that were imported.
+
+        A result list shorter than the chunk means the import was cancelled part-way: files without a
+        result were not touched and count as not attempted.
+        """
+        imported_ids: list[str] = []
+        for result in results:
+            if result.get("unchanged"):
+                self.unchanged += 1
+            elif result.get("success"):
+                self.imported += 1
+                imported_ids.append(str(result["id"]))
+            else:
+                reason = str(result.get("error") or "could not be imported")
+                self.failed.append(SkippedFile(str(result.get("path", "?")), reason))
+        self.position += len(results) if len(results) < len(chunk) else len(chunk)
+        return imported_ids
+
+    @property
+    def finished(self) -> bool:
+        return self.position >= self.total or self.cancel.is_set() or self.error is not None
+
+    def summary(self) -> ImportSummary:
+        return ImportSummary(
+            request_id=self.request_id,
+            collection=self.collection,
+            total=self.total,
+            imported=self.imported,
+            unchanged=self.unchanged,
+            not_attempted=self.total - self.position,
+            problems=[*self.skipped, *self.failed],
+            cancelled=self.cancel.is_set() and self.position < self.total,
+            error=self.error,
+            seconds=time.monotonic() - self.started,
+        )
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """How an import ended: shown in the import panel and, in detail, in the summary dialog."""
+
+    request_id: int
+    collection: str
+    total: int
+    imported: int
+    unchanged: int
+    not_attempted: int
+    problems: list[SkippedFile]
+    cancelled: bool
+    error: str | None
+    seconds: float
+
+    def merged(self, later: ImportSummary) -> ImportSummary:
+        """This import and one queued after it, as one summary (the panel reports them together)."""
+        return ImportSummary(
+            request_id=later.request_id,
+            collection=later.collection,
+            total=self.total + later.total,
+            imported=self.imported + later.imported,
+            unchanged=self.unchanged + later.unchanged,
+            not_attempted=self.not_attempted + later.not_attempted,
+            problems=[*self.problems, *later.problems],
+            cancelled=self.cancelled or later.cancelled,
+            error=later.error or self.error,
+            seconds=self.seconds + later.seconds,
+        )
+
+    def headline(self) -> str:
+        photos = f"{self.total:,} photo{'s' if self.total != 1 else ''}"
+        if self.cancelled:
+            text = f"Import cancelled: {self.imported:,} of {photos} imported"
+        else:
+            text = f"Imported {self.imported:,} of {photos}"
+        if self.unchanged:
+            text += f", {self.unchanged:,} already in the library"
+        if self.problems:
+            text += f", {len(self.problems):,} skipped"
+        if self.error:
+            text += ", stopped by an error"
+        return text

@@ -1,0 +1,211 @@
+"""What the grid shows: the current query (words, an image, "similar to", or the whole library), turned into
+Typesense search parameters, debounced, paged and fed into the results model.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from app.gui.engine_client import EngineClient
+from app.gui.problems import EngineProblem
+from app.gui.results_model import ResultsModel
+
+DEBOUNCE_MS = 250
+PER_PAGE = 250
+
+
+@dataclass(frozen=True)
+class Query:
+    """One thing to search for. At most one of text / image / similar_to is set; none = the library."""
+
+    text: str = ""
+    image_base64: str | None = None
+    image_label: str = ""
+    similar_to: str | None = None  # document id
+    similar_label: str = ""
+
+    @property
+    def is_library(self) -> bool:
+        return not self.text and self.image_base64 is None and self.similar_to is None
+
+    def describe(self) -> str:
+        if self.similar_to is not None:
+            return f"photos like {self.similar_label or self.similar_to}"
+        if self.image_base64 is not None:
+            return f"photos like {self.image_label or 'the image'}"
+        if self.text:
+            return f"“{self.text}”"
+        return "all photos"
+
+
+def collection_fields(collection: dict | None) -> tuple[str | None, str | None]:
+    """(embedding field, image field) of a collection's schema; None where it has no such field."""
+    embedding = image = None
+    for field in (collection or {}).get("fields", []):
+        if embedding is None and field.get("embed"):
+            embedding = str(field["name"])
+        if image is None and field.get("type") == "image":
+            image = str(field["name"])
+    return embedding, image
+
+
+class SearchController(QObject):
+    """Owns the debounce timer and the current query; asks the engine and fills ``model``."""
+
+    searchCompleted = Signal(object, float, int)  # Query, milliseconds, found
+    searchFailed = Signal(object, object)  # Query, EngineProblem
+
+    def __init__(self, client: EngineClient, model: ResultsModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._client = client
+        self._model = model
+        self._collection: dict | None = None
+        self._query = Query()
+        self._shown: tuple[str, Query] | None = None  # what the grid holds now
+        self._request_id = 0
+        self._request_page = 1
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.run_now)
+        client.searchFinished.connect(self._on_finished)
+        client.failed.connect(self._on_failed)
+        model.moreRequested.connect(self._on_more_requested)
+
+    @property
+    def query(self) -> Query:
+        return self._query
+
+    @property
+    def collection_name(self) -> str | None:
+        return (self._collection or {}).get("name")
+
+    def set_collection(self, collection: dict | None, *, keep_query: bool = False) -> None:
+        """Switch collections (None: no collection): the grid shows the new one's library at once, or
+        with ``keep_query`` the current query's results in it."""
+        same = collection is not None and collection.get("name") == self.collection_name
+        self._collection = collection
+        if not same:
+            if not keep_query:
+                self._query = Query()
+            self.run_now()
+
+    def update_collection(self, collection: dict) -> None:
+        """New counts/schema for the current collection, without re-running anything."""
+        if collection.get("name") == self.collection_name:
+            self._collection = collection
+
+    # -- query changes -----------------------------------------------------------------------------
+
+    def set_text(self, text: str) -> None:
+        """The user typed: search after a short pause (typing never waits for the engine)."""
+        self._query = Query(text=text.strip())
+        self._timer.start()
+
+    def submit_text(self, text: str) -> None:
+        """Enter: search now."""
+        self._query = Query(text=text.strip())
+        self.run_now()
+
+    def search_image(self, data: bytes, label: str) -> None:
+        self._query = Query(image_base64=base64.b64encode(data).decode("ascii"), image_label=label)
+        self.run_now()
+
+    def find_similar(self, doc_id: str, label: str = "") -> None:
+        self._query = Query(similar_to=doc_id, similar_label=label)
+        self.run_now()
+
+    def clear(self) -> None:
+        self._query = Query()
+        self.run_now()
+
+    def stop(self) -> None:
+        """No more searches (the window is closing)."""
+        self._timer.stop()
+
+    def refresh(self) -> None:
+        """Run the current query again (the library changed under it)."""
+        self._shown = None
+        self.run_now()
+
+    # -- running -----------------------------------------------------------------------------------
+
+    def params(self, page: int) -> dict | None:
+        embedding, image = collection_fields(self._collection)
+        query = self._query
+        params: dict = {"q": "*", "per_page": PER_PAGE, "page": page}
+        # The grid thumbnails photos from their files; stored image copies would make every page huge.
+        params["exclude_fields"] = ",".join(f for f in (embedding, image) if f)
+        if query.is_library:
+            return params
+        if embedding is None:
+            return None  # a collection without embeddings can only be listed
+        if query.similar_to is not None:
+            params["vector_query"] = f"{embedding}:([], id:{query.similar_to})"
+        elif query.image_base64 is not None:
+            params["vector_query"] = f"{embedding}:([], image:{query.image_base64})"
+        else:
+            params["q"] = query.text
+            params["query_by"] = embedding
+        return params
+
+    @Slot()
+    def run_now(self) -> None:
+        self._timer.stop()
+        name = self.collection_name
+        if name is None:
+            self._request_id = 0
+            self._shown = None
+            self._model.clear()
+            return
+        if self._shown == (name, self._query):
+            return  # e.g. Enter after the debounce already ran this exact search
+        params = self.params(1)
+        if params is None:
+            return
+        self._shown = (name, self._query)
+        self._request_page = 1
+        self._request_id = self._client.search(name, params)
+
+    @Slot(int)
+    def _on_more_requested(self, page: int) -> None:
+        name = self.collection_name
+        params = self.params(page)
+        if name is None or params is None or self._request_id == 0:
+            self._model.abandon_more_request()
+            return
+        self._request_page = page
+        self._client.search(name, params, continues=self._request_id)
+
+    @Slot(int, object)
+    def _on_finished(self, request_id: int, result: dict) -> None:
+        if request_id != self._request_id:
+            return
+        hits = result.get("hits", [])
+        page = int(result.get("page", 1) or 1)
+        found = int(result.get("found", len(hits)))
+        if not self._query.is_library and found >= page * PER_PAGE:
+            # A vector search finds only as many as it was asked for (k = page x per_page); the rest of
+            # the library is still there in rank order, so let the grid keep paging into it.
+            found = max(found, int(result.get("out_of", found)))
+        if page <= 1:
+            _, image = collection_fields(self._collection)
+            scored = not self._query.is_library
+            self._model.set_results(hits, found=found, image_field=image, scored=scored)
+            self.searchCompleted.emit(self._query, float(result.get("elapsed_ms", 0.0)), found)
+        else:
+            self._model.append_results(hits)
+
+    @Slot(int, str, object)
+    def _on_failed(self, request_id: int, operation: str, problem: EngineProblem) -> None:
+        if operation != "search" or request_id != self._request_id:
+            return
+        if self._request_page > 1:
+            self._model.abandon_more_request()
+        else:
+            self._shown = None  # let the same query be retried
+            self._model.clear()
+        self.searchFailed.emit(self._query, problem)

@@ -1,0 +1,108 @@
+"""The GUI's persistent settings: one small JSON file in the config directory.
+
+JSON rather than QSettings so the file is readable, lives exactly where ``app.paths.config_dir()`` says
+(tests redirect it with PHOTOSEEK_DATA_DIR) and needs no Qt to inspect. A damaged file is set aside and
+replaced by defaults: losing window geometry must never stop the app from starting.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from app import paths
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "gui.json"
+DEFAULT_MODEL = "ts/clip-vit-b-p32"
+
+
+def default_model() -> str:
+    """Model for new collections: PHOTOSEEK_DEFAULT_MODEL, else CLIP ViT-B/32 (as Typesense uses)."""
+    return os.environ.get("PHOTOSEEK_DEFAULT_MODEL") or DEFAULT_MODEL
+
+
+class Settings:
+    """Typed accessors over a JSON dict; ``save()`` writes it atomically."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path if path is not None else paths.config_dir() / SETTINGS_FILE
+        self._values: dict[str, Any] = self._load()
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            log.warning("cannot read settings %s: %s", self.path, exc)
+            return {}
+        try:
+            values = json.loads(text)
+            if not isinstance(values, dict):
+                raise ValueError("top level is not an object")
+            return values
+        except ValueError as exc:
+            # Keep the damaged file for a bug report instead of silently overwriting it.
+            log.warning("settings file %s is damaged (%s); starting from defaults", self.path, exc)
+            with contextlib.suppress(OSError):
+                os.replace(self.path, self.path.with_suffix(".damaged.json"))
+            return {}
+
+    def save(self) -> None:
+        """Write the settings; a failure is logged, never raised (it must not block closing the window)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".gui-", suffix=".json", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self._values, handle, indent=2, sort_keys=True)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("cannot save settings to %s: %s", self.path, exc)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        if value is None:
+            self._values.pop(key, None)
+        else:
+            self._values[key] = value
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """Binary values (Qt's saveGeometry/saveState) are stored base64-encoded."""
+        value = self._values.get(key)
+        if not isinstance(value, str):
+            return None
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            return None
+
+    def set_bytes(self, key: str, value: bytes | None) -> None:
+        self.set(key, base64.b64encode(value).decode("ascii") if value else None)
+
+    @property
+    def last_collection(self) -> str | None:
+        value = self._values.get("last_collection")
+        return value if isinstance(value, str) else None
+
+    @last_collection.setter
+    def last_collection(self, name: str | None) -> None:
+        self.set("last_collection", name)
+
+    @property
+    def last_import_dir(self) -> str:
+        value = self._values.get("last_import_dir")
+        return value if isinstance(value, str) and value else str(Path.home())
+
+    @last_import_dir.setter
+    def last_import_dir(self, directory: str) -> None:
+        self.set("last_import_dir", directory)

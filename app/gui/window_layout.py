@@ -1,0 +1,334 @@
+"""The main window's widgets, menus and shortcuts (kept apart from its behaviour in ``main_window``).
+
+``WindowLayout`` is a mixin for ``MainWindow``: ``build_layout()`` creates the widgets and wires their
+signals to the window's methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.icons import icon, set_themed_icon
+from app.gui.import_panel import ImportPanel
+from app.gui.mime import QueryImageError, read_query_image
+from app.gui.photo_actions import PhotoActions
+from app.gui.results_model import ResultsModel
+from app.gui.results_view import ResultsView
+from app.gui.search_controller import SearchController
+from app.gui.search_field import SearchField
+
+THUMBNAIL_SIZES = (96, 128, 160, 208, 256, 320)
+
+
+def image_file_filter() -> str:
+    """File dialog filter for the image types the engine reads (its module is loaded by then)."""
+    from app.engine.images import SUPPORTED_EXTENSIONS
+
+    patterns = " ".join(f"*{ext}" for ext in sorted(SUPPORTED_EXTENSIONS))
+    return f"Images ({patterns});;All files (*)"
+
+
+class WindowLayout:
+    """Widget construction for MainWindow (a mixin: ``self`` is the QMainWindow)."""
+
+    def build_layout(self) -> None:
+        self.search_field = SearchField()
+        self.results_model = ResultsModel(self)
+        self.results_view = ResultsView()
+        self.results_view.setObjectName("resultsView")
+        self.results_view.setModel(self.results_model)
+        self.results_view.setAcceptDrops(False)  # drops go to the window: they are imports
+        self.search = SearchController(self.client, self.results_model, self)
+        self.photo_actions = PhotoActions(self.results_view, self.results_model, self)
+        self.import_panel = ImportPanel()
+        self.collections_list = QListWidget()
+        self.collections_list.setObjectName("collectionsList")
+
+        # Left: the collections and their buttons.
+        heading = QLabel("Collections")
+        font = heading.font()
+        font.setBold(True)
+        heading.setFont(font)
+        self.new_collection_button = self._tool_button("add", "New collection…", self.new_collection)
+        self.delete_collection_button = self._tool_button(
+            "remove", "Delete collection…", self.delete_collection
+        )
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.setSpacing(2)
+        buttons.addWidget(self.new_collection_button)
+        buttons.addWidget(self.delete_collection_button)
+        buttons.addStretch(1)
+        self.collections_list.setFrameShape(QListWidget.Shape.NoFrame)
+        self.collections_list.setIconSize(QSize(18, 18))
+        left = QWidget()
+        left.setObjectName("collectionsPanel")
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(10, 10, 4, 6)
+        left_layout.addWidget(heading)
+        left_layout.addWidget(self.collections_list, 1)
+        left_layout.addLayout(buttons)
+
+        # Right: search bar, grid, import strip.
+        self.import_button = QToolButton()
+        self.import_button.setObjectName("importButton")
+        set_themed_icon(self.import_button, "import")
+        self.import_button.setText("Import")
+        self.import_button.setToolTip("Import photos (Ctrl+O), or drop them anywhere on the window")
+        self.import_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.import_button.setMinimumHeight(32)
+        self.import_button.clicked.connect(self.choose_import_files)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.search_field, 1)
+        top.addWidget(self.import_button)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(4, 10, 10, 6)
+        right_layout.setSpacing(8)
+        right_layout.addLayout(top)
+        right_layout.addWidget(self.results_view, 1)
+        right_layout.addWidget(self.import_panel)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([200, 900])
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+
+        status = self.statusBar()
+        status.setObjectName("statusBar")
+        self.model_status = QLabel("Model: starting…")
+        self.model_status.setObjectName("modelStatus")
+        self.library_status = QLabel("")
+        self.library_status.setObjectName("libraryStatus")
+        self.search_status = QLabel("")
+        self.search_status.setObjectName("searchStatus")
+        for label in (self.model_status, self.library_status, self.search_status):
+            label.setContentsMargins(6, 0, 6, 0)
+            status.addPermanentWidget(label)
+
+        self._build_menus()
+        self._wire_widgets()
+
+    def _tool_button(self, icon_name: str, tip: str, slot: Callable[[], object]) -> QToolButton:
+        button = QToolButton()
+        set_themed_icon(button, icon_name)
+        button.setToolTip(tip)
+        button.setAutoRaise(True)
+        button.clicked.connect(slot)
+        return button
+
+    def _action(
+        self,
+        name: str,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+        icon_name: str | None = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if icon_name:
+            set_themed_icon(action, icon_name)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even where the menu bar is hidden
+        return action
+
+    def _build_menus(self) -> None:
+        a = self._action
+        self.import_files_action = a(
+            "importFilesAction",
+            "Import Photos…",
+            self.choose_import_files,
+            QKeySequence.StandardKey.Open,
+            "import",
+        )
+        self.import_folder_action = a(
+            "importFolderAction", "Import Folder…", self.choose_import_folder, "Ctrl+Shift+O", "folder"
+        )
+        self.search_image_action = a(
+            "searchByImageAction", "Search by Image…", self.choose_query_image, "Ctrl+I", "image"
+        )
+        self.paste_image_action = a(
+            "pasteImageAction", "Search by Pasted Image", self.paste_image, QKeySequence.StandardKey.Paste
+        )
+        self.focus_search_action = a(
+            "focusSearchAction", "Find", self.focus_search, QKeySequence.StandardKey.Find, "search"
+        )
+        self.clear_search_action = a("clearSearchAction", "Clear Search", self.clear_search, "Esc", "close")
+        self.new_collection_action = a(
+            "newCollectionAction", "New Collection…", self.new_collection, None, "add"
+        )
+        self.delete_collection_action = a(
+            "deleteCollectionAction", "Delete Collection…", self.delete_collection, None, "trash"
+        )
+        quit_action = a("quitAction", "Quit", self.close, QKeySequence.StandardKey.Quit)
+        for action in self.photo_actions.all:
+            if action is not self.photo_actions.remove:  # Delete belongs to the grid alone (see PhotoActions)
+                self.addAction(action)
+        self.zoom_in_action = a(
+            "zoomInAction", "Larger Thumbnails", lambda: self.zoom(+1), QKeySequence.StandardKey.ZoomIn
+        )
+        self.zoom_out_action = a(
+            "zoomOutAction", "Smaller Thumbnails", lambda: self.zoom(-1), QKeySequence.StandardKey.ZoomOut
+        )
+
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addActions([self.import_files_action, self.import_folder_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.new_collection_action, self.delete_collection_action])
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+        search_menu = menus.addMenu("&Search")
+        search_menu.addActions([self.focus_search_action, self.search_image_action, self.paste_image_action])
+        search_menu.addSeparator()
+        search_menu.addAction(self.clear_search_action)
+        photo_menu = menus.addMenu("&Photo")
+        photo_menu.addActions(self.photo_actions.all[:4])
+        photo_menu.addSeparator()
+        photo_menu.addAction(self.photo_actions.remove)
+        photo_menu.aboutToShow.connect(self.photo_actions.update_enabled)
+        view_menu = menus.addMenu("&View")
+        view_menu.addActions([self.zoom_in_action, self.zoom_out_action])
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(a("aboutAction", "About Photoseek", self.show_about))
+
+    def _wire_widgets(self) -> None:
+        field = self.search_field
+        field.textEdited.connect(self.search.set_text)
+        field.returnPressed.connect(lambda: self.search.submit_text(field.text()))
+        field.imageQuery.connect(self.search.search_image)
+        field.imageCleared.connect(self.search.clear)
+        field.imageRejected.connect(lambda why: self.statusBar().showMessage(why, 8000))
+        field.escapePressed.connect(self.clear_search)
+        field.textChanged.connect(self._on_search_text_changed)
+        self.collections_list.currentItemChanged.connect(lambda *_: self._on_collection_selected())
+        self.import_panel.cancelRequested.connect(self.cancel_import)
+        self.import_panel.detailsRequested.connect(self.show_import_details)
+        self.photo_actions.findSimilarRequested.connect(self.find_similar)
+        self.photo_actions.removeRequested.connect(self.remove_photos)
+        self.photo_actions.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        selection = self.results_view.selectionModel()
+        selection.selectionChanged.connect(lambda *_: self.photo_actions.update_enabled())
+        self.results_model.modelReset.connect(self.photo_actions.update_enabled)
+
+    # -- small UI behaviours -------------------------------------------------------------------------
+
+    def fill_collections_list(self, collections: list[dict], current: str | None) -> None:
+        """Show ``collections`` (sorted by name) with ``current`` selected, without emitting selection
+        changes. Counts change often during an import; then the items are updated in place, so a click
+        in the list is never lost to a rebuild."""
+        widget = self.collections_list
+        ordered = sorted(collections, key=lambda c: c["name"].casefold())
+        widget.blockSignals(True)
+        shown = [widget.item(row).data(Qt.ItemDataRole.UserRole) for row in range(widget.count())]
+        if shown != [c["name"] for c in ordered]:
+            widget.clear()
+            for collection in ordered:
+                item = QListWidgetItem(icon("collection"), collection["name"])
+                item.setData(Qt.ItemDataRole.UserRole, collection["name"])
+                widget.addItem(item)
+        for row, collection in enumerate(ordered):
+            count = int(collection.get("num_documents", 0))
+            widget.item(row).setToolTip(f"{collection['name']}: {count:,} photo{'s' if count != 1 else ''}")
+            if collection["name"] == current:
+                widget.setCurrentRow(row)
+        widget.blockSignals(False)
+        self.delete_collection_action.setEnabled(bool(collections))
+        self.delete_collection_button.setEnabled(bool(collections))
+
+    def set_drop_highlight(self, on: bool) -> None:
+        # Drawn by the app stylesheet (ResultsView[dropTarget="true"]); a property change needs a repolish.
+        self.results_view.setProperty("dropTarget", on)
+        self.results_view.style().unpolish(self.results_view)
+        self.results_view.style().polish(self.results_view)
+
+    def _on_search_text_changed(self, text: str) -> None:
+        # The line edit's own clear button empties it without a textEdited: go back to the library.
+        if not text and self.search.query.text:
+            self.search.clear()
+
+    def zoom(self, steps: int) -> None:
+        """Step the thumbnail size through THUMBNAIL_SIZES; the choice is remembered."""
+        current = self.results_view.thumbnailSize()
+        index = min(range(len(THUMBNAIL_SIZES)), key=lambda i: abs(THUMBNAIL_SIZES[i] - current))
+        size = THUMBNAIL_SIZES[max(0, min(len(THUMBNAIL_SIZES) - 1, index + steps))]
+        self.results_view.setThumbnailSize(size)
+        self.settings.set("thumbnail_size", size)
+        self.zoom_in_action.setEnabled(size < THUMBNAIL_SIZES[-1])
+        self.zoom_out_action.setEnabled(size > THUMBNAIL_SIZES[0])
+
+    def restore_zoom(self) -> None:
+        size = self.settings.get("thumbnail_size")
+        if isinstance(size, int) and size in THUMBNAIL_SIZES:
+            self.results_view.setThumbnailSize(size)
+
+    def focus_search(self) -> None:
+        self.search_field.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_field.selectAll()
+
+    def paste_image(self) -> bool:
+        """Ctrl+V outside the search field: search by the clipboard's image, or paste its text there."""
+        if self.search_field.paste_image():
+            return True
+        self.search_field.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_field.paste()
+        return False
+
+    def choose_import_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Import Photos", self.settings.last_import_dir, image_file_filter()
+        )
+        if files:
+            self.import_paths(files)
+
+    def choose_import_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Import a Folder of Photos", self.settings.last_import_dir
+        )
+        if folder:
+            self.import_paths([folder])
+
+    def choose_query_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Search by Image", self.settings.last_import_dir, image_file_filter()
+        )
+        if not path:
+            return
+        try:
+            data = read_query_image(path)
+        except QueryImageError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            return
+        self.search_by_image(data, Path(path).name)
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Photoseek",
+            "<b>Photoseek</b><br>Private photo search on your own computer.<br><br>"
+            "Photos are understood by a CLIP model running locally; nothing is uploaded.",
+        )

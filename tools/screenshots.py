@@ -1,0 +1,154 @@
+"""Regenerate the README screenshots from a demo library of generated shape pictures.
+
+    python3 tools/screenshots.py [--out docs/screenshots] [--scheme light|dark]
+
+Runs the real window (offscreen, so no display is needed) over a throw-away library that uses the tiny
+test model, and saves: empty.png (first launch), importing.png (an import in progress), text-search.png
+(results for a typed query) and find-similar.png (photos like a chosen one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import SignalInstance
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+WINDOW_SIZE = (1180, 760)
+WAIT_MS = 300_000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshots")
+    parser.add_argument("--scheme", choices=("light", "dark"), default="light")
+    parser.add_argument("--per-class", type=int, default=4, help="demo pictures per colour x shape")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="photoseek-screens-") as tmp:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        os.environ["PHOTOSEEK_DATA_DIR"] = str(Path(tmp) / "library")
+        os.environ["PHOTOSEEK_CACHE_DIR"] = str(Path(tmp) / "cache")
+        os.environ["PHOTOSEEK_DEFAULT_MODEL"] = "photoseek/tiny-shapes"
+        os.environ["PHOTOSEEK_COLOR_SCHEME"] = args.scheme
+        photos = Path(tmp) / "Pictures" / "Shapes"
+        return take_screenshots(photos, args.out, args.per_class)
+
+
+def take_screenshots(photos: Path, out: Path, per_class: int) -> int:
+    from PySide6.QtCore import QEventLoop, QItemSelectionModel, QMimeData, QPointF, Qt, QTimer, QUrl
+    from PySide6.QtGui import QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.app import create_application
+    from app.gui.main_window import MainWindow
+    from app.shapes import write_shape_folder
+
+    write_shape_folder(photos, per_class=per_class, size=(320, 240), fmt="JPEG")
+    app = create_application(["photoseek-screenshots"])
+    out.mkdir(parents=True, exist_ok=True)
+    window = MainWindow()
+    window.resize(*WINDOW_SIZE)
+    window.splitter.setSizes([190, WINDOW_SIZE[0] - 190])
+
+    def wait_for(signal: SignalInstance, predicate: Callable[..., bool] = lambda *_: True) -> tuple:
+        loop = QEventLoop()
+        received: list[tuple] = []
+
+        def on_signal(*args: object) -> None:
+            if predicate(*args):
+                received.append(args)
+                loop.quit()
+
+        signal.connect(on_signal)
+        QTimer.singleShot(WAIT_MS, loop.quit)
+        loop.exec()
+        signal.disconnect(on_signal)
+        if not received:
+            raise SystemExit(f"timed out waiting for {signal}")
+        return received[0]
+
+    def settle(ms: int = 400) -> None:
+        """Let thumbnails decode and paint before grabbing."""
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+        for _ in range(100):
+            if window.results_model.loader.is_idle():
+                break
+            loop = QEventLoop()
+            QTimer.singleShot(50, loop.quit)
+            loop.exec()
+        app.processEvents()
+
+    def save(name: str) -> None:
+        path = out / name
+        window.grab().save(str(path))
+        print(f"wrote {path}")
+
+    window.show()
+    wait_for(window.engineOpened)
+    settle()
+    save("empty.png")
+
+    shot_taken: list[bool] = []
+
+    def maybe_shoot(_request_id: int, done: int, total: int) -> None:
+        if not shot_taken and total and done >= total * 0.35:
+            shot_taken.append(True)
+            settle(200)
+            save("importing.png")
+
+    window.client.importProgress.connect(maybe_shoot)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(photos))])
+    drop = QDropEvent(
+        QPointF(400, 300),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(drop)
+    wait_for(window.importFinished)
+    window.import_panel.hide()
+
+    window.search_field.setText("a red circle")
+    window.search.submit_text("a red circle")
+    wait_for(window.resultsShown, lambda query: query.text == "a red circle")
+    settle()
+    save("text-search.png")
+
+    model = window.results_model
+    window.clear_search()
+    wait_for(window.resultsShown, lambda query: query.is_library)
+    chosen = next(
+        r for r in range(model.rowCount()) if str(model.document(r).get("name")).startswith("blue_star")
+    )
+    window.results_view.selectionModel().setCurrentIndex(
+        model.index(chosen), QItemSelectionModel.SelectionFlag.ClearAndSelect
+    )
+    chosen_id = model.doc_id(chosen)
+    window.photo_actions.find_similar.trigger()
+    wait_for(window.resultsShown, lambda query: query.similar_to == chosen_id)
+    settle()
+    save("find-similar.png")
+
+    window.close()
+    QApplication.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
