@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDropEvent, QGuiApplication
 
 from app.engine.models import tiny_model_dir
 from app.gui.main_window import MainWindow
@@ -88,3 +88,14 @@ def import_and_wait(qtbot, window: MainWindow, paths: list[Path]):
 def result_names(window: MainWindow) -> list[str]:
     model = window.results_model
     return [str(model.document(row).get("name")) for row in range(model.rowCount())]
+
+
+@pytest.fixture(autouse=True)
+def _empty_clipboard_after_test(qapp) -> Iterator[None]:
+    """Leave no test-made QMimeData on the clipboard.
+
+    The clipboard owns what a test puts there; if it still holds a Python-created QMimeData when the
+    process exits, Qt destroys it after the interpreter is gone and the process segfaults (exit 139).
+    """
+    yield
+    QGuiApplication.clipboard().clear()
