@@ -97,14 +97,14 @@ def search(coll: Collection, params: dict) -> dict:
         bodies = coll.db.bodies([h["label"] for h in chosen])
         hits = [_hit(coll, h["label"], bodies[h["label"]], params, h) for h in chosen]
     else:
-        found = coll.db.count(coll.id)
+        found = coll.count()
         rows = coll.db.newest(coll.id, per_page, (page - 1) * per_page)
         hits = [_hit(coll, label, body, params, {}) for label, body in rows]
     return {
         "facet_counts": [],
         "found": found,
         "hits": hits,
-        "out_of": coll.db.count(coll.id),
+        "out_of": coll.count(),
         "page": page,
         "request_params": {"collection_name": coll.name, "first_q": q, "per_page": per_page, "q": q},
         "search_cutoff": False,
