@@ -1,4 +1,4 @@
-"""Embedder: batched CLIP text and image embedding, with image decoding overlapped with inference.
+"""Embedder: batched CLIP text and image embedding, with image decoding running ahead of inference.
 
 torch and open_clip are imported inside functions: importing this module stays cheap.
 """
@@ -116,8 +116,9 @@ class Embedder:
         (so at most ``2 * batch_size`` decoded images are held) and overlaps everything but the forward
         pass itself: reading the input, the caller's work on each result, and the model's idle moments.
         Workers do not start an image while the model runs: torch already keeps every core busy then,
-        and a decode thread preempting one of its worker threads stalls all of them at the next
-        barrier, which measured slower than decoding in the gaps (benchmarks/bench_import.py).
+        and a decode thread preempting one of its threads stalls the others at the next barrier.
+        Decoding in the gaps measured a few percent faster than free-running workers on 2 cores, and
+        keeps the process from oversubscribing cores others need (benchmarks/bench_import.py).
         The pool lives as long as the stream: close an abandoned stream (or let it be collected).
         """
         if batch_size < 1:
@@ -246,8 +247,9 @@ def _build(spec: ModelSpec, path: Path | None) -> Embedder:
 
 
 def _configure_threads() -> None:
-    # torch's default can be below the core count in containers; decoding shares the same cores but
-    # runs in the gaps around each forward pass (see benchmarks/bench_import.py).
+    # torch's default can be below the core count in containers. All cores for the model is right even
+    # though decoding needs CPU too: decoding takes the gaps between forward passes, and leaving a core
+    # to it instead measured about 0.6x the throughput on 2 cores (see benchmarks/bench_import.py).
     global _threads_configured
     if not _threads_configured:
         import torch
