@@ -63,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv:
         return launch_gui()
     parser = build_parser()
+    if _are_paths_to_open(argv, parser):
+        # The desktop entry runs `photoseek %F`: "Open with Photoseek" imports what it was given.
+        return launch_gui(open_paths=[os.path.abspath(a) for a in argv])
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors: argparse already printed
@@ -100,7 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def launch_gui(data_dir: str | None = None) -> int:
+def _are_paths_to_open(argv: list[str], parser: argparse.ArgumentParser) -> bool:
+    commands = parser.get_default("command_names")
+    return argv[0] not in commands and not argv[0].startswith("-") and all(os.path.exists(a) for a in argv)
+
+
+def launch_gui(data_dir: str | None = None, open_paths: list[str] | None = None) -> int:
     if data_dir:
         # The GUI finds its library through app.paths, which honours this variable.
         os.environ["PHOTOSEEK_DATA_DIR"] = data_dir
@@ -108,7 +116,7 @@ def launch_gui(data_dir: str | None = None) -> int:
         from app.gui.app import run_gui
     except ImportError as exc:
         return _fail(f"the desktop app cannot start ({exc}); see `photoseek --help` for the commands", 1)
-    return run_gui(sys.argv[:1])
+    return run_gui(sys.argv[:1], open_paths=open_paths)
 
 
 def _fail(message: str, code: int) -> int:
@@ -183,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
             collection, creating)
     p.add_argument("file", metavar="FILE.jsonl", help="JSONL file, one document per line ('-' reads stdin)")
     p.add_argument("--action", choices=IMPORT_ACTIONS, default="create", help="Typesense import action")
+    parser.set_defaults(command_names=frozenset(sub.choices))
     return parser
 
 

@@ -353,14 +353,17 @@ def test_progress_in_a_log_prints_plain_lines_without_flooding() -> None:
 # --------------------------------------------------------------------------------------------- GUI
 
 
-def test_no_arguments_opens_the_desktop_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_arguments_or_paths_open_the_desktop_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Only the routing is checked here (the window itself is tested in tests/gui): the GUI entry point is
     # swapped for a recorder, since the real one would run Qt's event loop until the window is closed.
     gui_app = pytest.importorskip("app.gui.app")
     calls: list[tuple[list[str], str | None]] = []
 
-    def record(argv: list[str]) -> int:
+    opened: list[list[str] | None] = []
+
+    def record(argv: list[str], open_paths: list[str] | None = None) -> int:
         calls.append((argv, os.environ.get("PHOTOSEEK_DATA_DIR")))
+        opened.append(open_paths)
         return 0
 
     monkeypatch.setattr(gui_app, "run_gui", record)
@@ -368,6 +371,14 @@ def test_no_arguments_opens_the_desktop_app(tmp_path: Path, monkeypatch: pytest.
     assert cli.main(["--data-dir", str(tmp_path / "elsewhere")]) == 0
     assert [argv[:1] == sys.argv[:1] for argv, _ in calls] == [True, True]
     assert calls[1][1] == str(tmp_path / "elsewhere")
+    # "Open with Photoseek" runs `photoseek FILE...`: the window opens and imports them.
+    photo = tmp_path / "holiday.png"
+    photo.write_bytes(encode_image(draw_shape("red", "circle"), "PNG"))
+    assert cli.main([str(photo), str(tmp_path)]) == 0
+    assert opened[-1] == [str(photo), str(tmp_path)]
+    # A name that is neither a command nor an existing path is still a usage error, not a GUI launch.
+    assert cli.main(["no-such-thing.jpg"]) == 2
+    assert len(opened) == 3
 
 
 # --------------------------------------------------------------------------------------------- subprocess

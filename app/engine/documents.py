@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from app.engine.errors import RequestMalformed, TypesenseError
-from app.engine.images import ImageError, decode_base64
 from app.engine.schema import Schema, check_value
 
 ACTIONS = ("create", "upsert", "update", "emplace")
@@ -33,7 +32,7 @@ class Prepared:
     given: frozenset[str]  # fields present in the request, stored or not
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # explicit or computed, by field
     texts: dict[str, str] = field(default_factory=dict)  # embed field -> joined text to embed
-    images: list[tuple[str, bytes]] = field(default_factory=list)  # (embed field, image bytes)
+    images: list[tuple[str, bytes | str]] = field(default_factory=list)  # (embed field, bytes or base64)
 
 
 def parse_line(line: str | bytes | dict) -> dict:
@@ -146,11 +145,9 @@ def _collect_embed_inputs(
             missing.append(src)
             continue
         if fields[src]["type"] == "image":
-            try:
-                data = value if isinstance(value, bytes) else decode_base64(value)
-                prepared.images.append((target, data))
-            except ImageError as exc:
-                raise EmbeddingError(f"Error while processing image: {exc}") from None
+            # Base64 text is decoded by the embedder's decode threads, in parallel; a bad string comes
+            # back from there as this line's "Error while processing image".
+            prepared.images.append((target, value))
         elif isinstance(value, list):
             texts.extend(str(v) + " " for v in value)
         else:

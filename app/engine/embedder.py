@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from app.engine.errors import ModelUnavailable
-from app.engine.images import ImageError, load_image, preprocess_for_clip
+from app.engine.images import ImageError, decode_base64, load_image, preprocess_for_clip
 from app.engine.models import ModelSpec, download_weights, verify_cached_weights, weights_path
 
 if TYPE_CHECKING:
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 K = TypeVar("K")
-ImageInput = bytes | Image.Image
+# str is base64 text: decoding it here moves that work onto the decode threads, off the importing thread.
+ImageInput = bytes | str | Image.Image
 TEXT_BATCH = 64
 RANDOM_WEIGHTS_SEED = 0
 
@@ -91,6 +92,8 @@ class Embedder:
 
     def preprocess(self, image: ImageInput) -> np.ndarray:
         """Decode (JPEG at reduced DCT scale) and preprocess one image to the model's CHW float32 input."""
+        if isinstance(image, str):
+            image = decode_base64(image)
         img = image if isinstance(image, Image.Image) else load_image(image, min_side=self.spec.image_size)
         return preprocess_for_clip(img, self.spec.image_size, self.spec.mean, self.spec.std)
 

@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 from app.gui.icons import app_icon, retint_all
-from app.resources import stylesheet
+from app.resources import APP_ID, stylesheet
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,8 @@ def create_application(argv: list[str]) -> QApplication:
         return existing
     QCoreApplication.setApplicationName("Photoseek")
     QCoreApplication.setOrganizationName("Photoseek")
-    QGuiApplication.setDesktopFileName("photoseek")
+    # Wayland matches the window to the installed desktop entry (and its icon) by this name.
+    QGuiApplication.setDesktopFileName(APP_ID)
     app = QApplication(argv)
     app.setWindowIcon(app_icon())
     apply_palette(app)
@@ -100,8 +101,11 @@ def create_application(argv: list[str]) -> QApplication:
     return app
 
 
-def run_gui(argv: list[str] | None = None) -> int:
-    """Open the main window and run until it is closed; returns the exit status."""
+def run_gui(argv: list[str] | None = None, open_paths: list[str] | None = None) -> int:
+    """Open the main window and run until it is closed; returns the exit status.
+
+    ``open_paths`` (from "Open with Photoseek" or ``photoseek FILE...``) are imported as if dropped.
+    """
     argv = list(sys.argv if argv is None else argv)
     if not argv:
         argv = ["photoseek"]
@@ -111,6 +115,8 @@ def run_gui(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
+    if open_paths:
+        window.import_paths(open_paths)  # deferred by the window until its engine is open
     # Closing the window shuts the engine down; quitting by other means (Ctrl+Q, session end) too.
     app.aboutToQuit.connect(window.shutdown)
     return app.exec()

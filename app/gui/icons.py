@@ -6,6 +6,7 @@ at a few sizes. Icons are cached per (name, colour) because menus ask for them r
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import weakref
 from functools import cache
@@ -24,7 +25,14 @@ ICON_SIZES = (16, 20, 24, 32, 48)
 
 
 def icons_dir() -> Path:
-    return paths.repo_root() / "icons" / "ui"
+    """``icons/ui`` in a checkout or bundle; the ``app._icons`` package in an installed wheel."""
+    checkout = paths.repo_root() / "icons" / "ui"
+    if checkout.is_dir():
+        return checkout
+    try:
+        return Path(str(importlib.resources.files("app._icons")))
+    except ModuleNotFoundError:
+        return checkout
 
 
 @cache
