@@ -22,19 +22,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_index import rss_mib  # benchmarks/ is on sys.path when a script runs
 
 from app.engine import Engine
 
 DIMS = 512
 MODEL = {"model_name": "openclip/ViT-B-32/openai"}
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def clustered(n: int, clusters: int, seed: int) -> np.ndarray:
