@@ -8,19 +8,66 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 from app.engine.collection import Collection
 from app.engine.errors import RequestMalformed
-from app.engine.images import SUPPORTED_EXTENSIONS
+from app.engine.images import SUPPORTED_EXTENSIONS, image_info
 from app.engine.importer import Progress, import_documents
 
 
 def file_doc_id(path: Path) -> str:
     return hashlib.sha1(str(path).encode("utf-8", "surrogateescape")).hexdigest()[:20]
+
+
+_EXIF_IFD = 0x8769
+_DATE_TIME_ORIGINAL = 36867
+
+
+def file_type_of(path: Path) -> str:
+    """Lowercase extension without the dot; ``jpeg`` and ``jpg`` are one type to users."""
+    ext = path.suffix.lower().lstrip(".")
+    return "jpg" if ext == "jpeg" else ext
+
+
+def exif_captured_at(data: bytes) -> int | None:
+    """EXIF DateTimeOriginal as unix seconds (camera clocks carry no zone: read as local time), or None."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            # PngImageFile.getexif() decodes the whole image; the base method reads only the header's data.
+            exif = Image.Image.getexif(img) if img.format == "PNG" else img.getexif()
+            raw = exif.get_ifd(_EXIF_IFD).get(_DATE_TIME_ORIGINAL)
+        if isinstance(raw, bytes):
+            raw = raw.decode("ascii", "replace")
+        if not isinstance(raw, str):
+            return None
+        return int(datetime.strptime(raw.strip("\x00 ").strip(), "%Y:%m:%d %H:%M:%S").timestamp())
+    except Exception:
+        # A broken or odd EXIF block must not cost the user the photo: the file time stands in.
+        return None
+
+
+def file_metadata(path: Path, data: bytes, st: os.stat_result) -> dict:
+    """What users filter a photo library by: folder, type, size in pixels, when it was taken."""
+    meta: dict = {"folder": str(path.parent), "file_type": file_type_of(path)}
+    try:
+        _, width, height = image_info(data)
+    except Exception:
+        # The import reports the bad image itself; the metadata just leaves the size out.
+        pass
+    else:
+        meta["width"] = width
+        meta["height"] = height
+    captured = exif_captured_at(data) if data else None
+    meta["captured_at"] = captured if captured is not None else int(st.st_mtime)
+    return meta
 
 
 def walk(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -89,6 +136,7 @@ def import_files(
                 "path": str(path),
                 "file_size": st.st_size,
                 "file_mtime": st.st_mtime,
+                **file_metadata(path, data, st),
                 image_field: image,
             }
 

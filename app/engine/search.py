@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from app.engine.collection import Collection
 from app.engine.errors import ObjectNotFound, ObjectUnprocessable, RequestMalformed
+from app.engine.filter_by import parse_filter
 from app.engine.images import ImageError, decode_base64
 from app.engine.vector_query import VectorQuery, parse_vector_query
 
@@ -48,9 +50,9 @@ def search(coll: Collection, params: dict) -> dict:
     if per_page > MAX_PER_PAGE:
         raise ObjectUnprocessable(f"Only upto {MAX_PER_PAGE} hits can be fetched per page.")
     page = _int_param(params, "page", 1, 1)
-    if params.get("filter_by"):
-        raise RequestMalformed("Parameter `filter_by` is not supported by this version of Photoseek.")
     schema_fields = coll.schema.by_name
+    # Parsed before anything else runs so a bad filter fails fast, before any model is loaded.
+    matches = parse_filter(params["filter_by"], schema_fields) if params.get("filter_by") else None
     query_by = _field_list(params.get("query_by"))
     for fname in query_by:
         if fname not in schema_fields:
@@ -71,8 +73,6 @@ def search(coll: Collection, params: dict) -> dict:
     if params.get("vector_query"):
         vq = parse_vector_query(params["vector_query"])
         if vq.field not in vector_fields:
-            if vq.field not in schema_fields:
-                raise RequestMalformed(f"Field `{vq.field}` does not have a vector query index.")
             raise RequestMalformed(f"Field `{vq.field}` does not have a vector query index.")
     elif not wildcard:
         targets = [f for f in query_by if f in embed_fields]
@@ -80,22 +80,29 @@ def search(coll: Collection, params: dict) -> dict:
             vq = VectorQuery(field=targets[0])
 
     window = page * per_page
+    allowed: set[int] | None = None
+    if matches is not None and (vq is not None or not wildcard):
+        allowed = {label for label, body in coll.db.all_bodies(coll.id) if matches(body)}
     if vq is not None:
-        ranked = _vector_hits(coll, vq, q, window)
+        ranked = _vector_hits(coll, vq, q, window, allowed)
         if text_fields and not wildcard:
             alpha = vq.alpha if vq.alpha is not None else DEFAULT_ALPHA
-            ranked = _fuse(ranked, _keyword_hits(coll, q, text_fields), alpha, coll, vq.field)
+            keyword = _only_allowed(_keyword_hits(coll, q, text_fields), allowed)
+            ranked = _fuse(ranked, keyword, alpha, coll, vq.field)
         found = len(ranked)
         chosen = ranked[(page - 1) * per_page : window]
         labels = [h["label"] for h in chosen]
         bodies = coll.db.bodies(labels)
         hits = [_hit(coll, h["label"], bodies[h["label"]], params, h) for h in chosen if h["label"] in bodies]
     elif not wildcard:
-        ranked = _keyword_hits(coll, q, text_fields)
+        ranked = _only_allowed(_keyword_hits(coll, q, text_fields), allowed)
         found = len(ranked)
         chosen = ranked[(page - 1) * per_page : window]
         bodies = coll.db.bodies([h["label"] for h in chosen])
         hits = [_hit(coll, h["label"], bodies[h["label"]], params, h) for h in chosen]
+    elif matches is not None:
+        found, rows = _filtered_newest(coll, matches, per_page, (page - 1) * per_page)
+        hits = [_hit(coll, label, body, params, {}) for label, body in rows]
     else:
         found = coll.count()
         rows = coll.db.newest(coll.id, per_page, (page - 1) * per_page)
@@ -165,14 +172,36 @@ def query_vector(coll: Collection, vq: VectorQuery, q: str) -> tuple[np.ndarray,
     raise RequestMalformed("When a vector query value is empty, an `id` parameter must be present.")
 
 
-def _vector_hits(coll: Collection, vq: VectorQuery, q: str, window: int) -> list[dict]:
+def _only_allowed(hits: list[dict], allowed: set[int] | None) -> list[dict]:
+    return hits if allowed is None else [h for h in hits if h["label"] in allowed]
+
+
+def _filtered_newest(
+    coll: Collection, matches: Callable[[dict], bool], limit: int, offset: int
+) -> tuple[int, list[tuple[int, dict]]]:
+    """Matching documents newest first: how many match, and the page's rows."""
+    found = 0
+    rows: list[tuple[int, dict]] = []
+    for label, body in coll.db.all_bodies(coll.id):
+        if not matches(body):
+            continue
+        if offset <= found < offset + limit:
+            rows.append((label, body))
+        found += 1
+    return found, rows
+
+
+def _vector_hits(
+    coll: Collection, vq: VectorQuery, q: str, window: int, allowed: set[int] | None = None
+) -> list[dict]:
     vector, exclude = query_vector(coll, vq, q)
     k = vq.k if vq.k is not None else window
-    if k <= 0:
+    if k <= 0 or (allowed is not None and not allowed):
         return []
     idx = coll.index(vq.field)
+    # Filtering inside the graph walk (not after it) keeps k hits coming back under a selective filter.
     labels, distances = idx.search(
-        vector, k, ef=vq.ef, flat_search_cutoff=vq.flat_search_cutoff, exclude=exclude
+        vector, k, ef=vq.ef, flat_search_cutoff=vq.flat_search_cutoff, allowed=allowed, exclude=exclude
     )
     out = []
     for label, dist in zip(labels.tolist(), distances.tolist(), strict=True):
