@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image file or folder")
     p = add("search", cmd_search, "find photos matching a text, or looking like an image",
             collection, ranking)
-    p.add_argument("text", nargs="?", help="what to look for, e.g. \"a dog on a beach\"")
+    p.add_argument("text", nargs="?", help="what to look for, e.g. \"a dog on a beach\"; combine with "
+                   "spaced + and - and weights: \"beach:2 + sunset - people\"")
     p.add_argument("--image", metavar="FILE", help="search with this image instead of text")
     p = add("similar", cmd_similar, "find photos similar to a photo already in the collection",
             collection, ranking)
@@ -243,12 +244,23 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise CliError("give either search text or --image FILE")
     if args.text is not None and not args.text.strip():
         raise CliError("the search text is empty")
+    from app.engine.query_text import combined_query_params, parse_combined_query
+
+    try:
+        # Checked before the engine opens, so a typo fails fast without loading the model.
+        combined = parse_combined_query(args.text) if args.text is not None else None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     with open_engine(args) as engine:
         field = embedding_field(engine, args.collection)
         params: dict[str, Any] = {"per_page": args.limit, "exclude_fields": field}
         if args.image is not None:
             encoded = base64.b64encode(Path(args.image).expanduser().read_bytes()).decode("ascii")
             params.update(q="*", vector_query=vector_query(field, [f"image:{encoded}"], args.threshold))
+        elif combined is not None:
+            # "beach + sunset - people": the engine searches with the weighted sum of the terms.
+            terms = combined_query_params(*combined)
+            params.update(q="*", vector_query=vector_query(field, terms, args.threshold))
         else:
             params.update(q=args.text, query_by=field)
             if args.threshold is not None:

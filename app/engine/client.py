@@ -16,6 +16,7 @@ from typing import Any
 
 from app import paths
 from app.engine.collection import Collection, EngineContext
+from app.engine.duplicates import DEFAULT_THRESHOLD, find_duplicate_groups
 from app.engine.errors import ObjectAlreadyExists, ObjectNotFound, RequestMalformed, TypesenseError
 from app.engine.importer import Progress, import_documents
 from app.engine.schema import Schema, parse_schema
@@ -204,6 +205,21 @@ class Documents:
         return "\n".join(
             json.dumps(coll.with_vectors(label, body)) for label, body in coll.db.all_bodies(coll.id)
         )
+
+    def find_duplicates(
+        self,
+        *,
+        field: str | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
+        limit_groups: int | None = None,
+    ) -> list[dict]:
+        """Groups of near-identical documents (see app.engine.duplicates), largest groups first."""
+        if limit_groups is not None and (
+            isinstance(limit_groups, bool) or not isinstance(limit_groups, int) or limit_groups < 0
+        ):
+            raise RequestMalformed(f"limit_groups must be a non-negative integer, got {limit_groups!r}.")
+        groups = find_duplicate_groups(self._coll(), field, threshold)
+        return groups if limit_groups is None else groups[:limit_groups]
 
     def __getitem__(self, doc_id: str) -> DocumentClient:
         return DocumentClient(self._engine, self._name, doc_id)

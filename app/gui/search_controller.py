@@ -148,8 +148,19 @@ class SearchController(QObject):
         elif query.image_base64 is not None:
             params["vector_query"] = f"{embedding}:([], image:{query.image_base64})"
         else:
-            params["q"] = query.text
-            params["query_by"] = embedding
+            # Imported here: app.engine (numpy, hnswlib) loads on the engine thread, not with the window.
+            from app.engine.query_text import combined_vector_query
+
+            try:
+                combined = combined_vector_query(embedding, query.text)
+            except ValueError:
+                # Half-typed ("beach - "): search the words as typed rather than flash an error mid-word.
+                combined = None
+            if combined is not None:
+                params["vector_query"] = combined  # "beach + sunset - people"; q stays "*"
+            else:
+                params["q"] = query.text
+                params["query_by"] = embedding
         return params
 
     @Slot()
