@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -120,7 +121,7 @@ def pipeline_time(embedder: Embedder, data: list[bytes]) -> float:
     return timed(run) / len(data)
 
 
-# --- Engine-level import (the lead's engine; this fails with ImportError until app.engine.Engine exists) ---
+# --- Engine-level import ---
 
 
 def photo_schema() -> dict:
@@ -138,31 +139,30 @@ def photo_schema() -> dict:
     }
 
 
-def bench_engine_import(data: list[bytes]) -> float | None:
-    """Seconds per photo through ``Engine.collections[...].documents.import_`` with base64 documents.
+def _time_engine_import(run: Callable[[Any], list[dict]], count: int, what: str) -> float:
+    """Seconds per photo of ``run(documents)`` on a fresh library with the seed page's schema."""
+    from app.engine import Engine
 
-    Returns None (and says why) while app.engine has no Engine yet.
-    """
-    try:
-        from app.engine import Engine
-    except ImportError as exc:
-        print(f"engine import skipped ({exc})")
-        return None
-    docs = [{"id": str(i), "image": base64.b64encode(d).decode("ascii")} for i, d in enumerate(data)]
-    schema = photo_schema()
     with tempfile.TemporaryDirectory() as data_dir:
         engine = Engine(data_dir, allow_random_weights=True)
         try:
-            engine.collections.create(schema)
+            engine.collections.create(photo_schema())
+            documents = engine.collections["photos"].documents
             start = time.perf_counter()
-            results = engine.collections["photos"].documents.import_(docs)
+            results = run(documents)
             elapsed = time.perf_counter() - start
         finally:
             engine.close()
     failed = [r for r in results if not r.get("success")]
     if failed:
-        raise RuntimeError(f"engine import failed for {len(failed)} photos: {failed[0]}")
-    return elapsed / len(data)
+        raise RuntimeError(f"{what} failed for {len(failed)} photos: {failed[0]}")
+    return elapsed / count
+
+
+def bench_engine_import(data: list[bytes]) -> float:
+    """Seconds per photo through ``Engine.collections[...].documents.import_`` with base64 documents."""
+    docs = [{"id": str(i), "image": base64.b64encode(d).decode("ascii")} for i, d in enumerate(data)]
+    return _time_engine_import(lambda documents: documents.import_(docs), len(data), "engine import")
 
 
 def bench_engine_files(data: list[bytes]) -> float:
@@ -170,24 +170,12 @@ def bench_engine_files(data: list[bytes]) -> float:
 
     The files are written first (not timed); the import reads them itself, with no base64 step.
     """
-    from app.engine import Engine
-
-    schema = photo_schema()
-    with tempfile.TemporaryDirectory() as data_dir, tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder:
         for i, blob in enumerate(data):
             Path(folder, f"photo_{i:03d}.jpg").write_bytes(blob)
-        engine = Engine(data_dir, allow_random_weights=True)
-        try:
-            engine.collections.create(schema)
-            start = time.perf_counter()
-            results = engine.collections["photos"].documents.import_files([folder])
-            elapsed = time.perf_counter() - start
-        finally:
-            engine.close()
-    failed = [r for r in results if not r.get("success")]
-    if failed:
-        raise RuntimeError(f"file import failed for {len(failed)} photos: {failed[0]}")
-    return elapsed / len(data)
+        return _time_engine_import(
+            lambda documents: documents.import_files([folder]), len(data), "file import"
+        )
 
 
 def main() -> None:
