@@ -184,12 +184,13 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling):
             self.results_view.setEmptyText(f"No photos match {query.describe()}.")
 
     @Slot(object, float, int)
-    def _on_search_completed(self, query: Query, elapsed_ms: float, _found: int) -> None:
+    def _on_search_completed(self, query: Query, elapsed_ms: float, found: int) -> None:
         if self._finishing is not None:
             self._complete_import(self._finishing)
         self._update_empty_text(query)
-        if not query.is_library:
-            self.search_status.setText(f"Search: {elapsed_ms:,.0f} ms")
+        # The library listing's size is already in library_status; a count here would repeat it.
+        searched = f"Search: {elapsed_ms:,.0f} ms · {found:,} found"
+        self.search_status.setText("" if query.is_library else searched)
         self.results_view.scrollToTop()  # a new search starts at its best match, the library at its newest
         self.resultsShown.emit(query)
 

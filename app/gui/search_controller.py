@@ -64,6 +64,7 @@ class SearchController(QObject):
         self._model = model
         self._collection: dict | None = None
         self._query = Query()
+        self._min_similarity = 0.0  # 0: no threshold
         self._shown: tuple[str, Query] | None = None  # what the grid holds now
         self._request_id = 0
         self._request_page = 1
@@ -78,6 +79,28 @@ class SearchController(QObject):
     @property
     def query(self) -> Query:
         return self._query
+
+    @property
+    def min_similarity(self) -> float:
+        return self._min_similarity
+
+    def set_min_similarity(self, similarity: float, *, rerun: bool = True) -> None:
+        """Hide matches less similar than ``similarity`` (0 = show all); a shown search re-runs after the
+        same pause as typing, so dragging the control does not queue a search per step."""
+        if not 0.0 <= similarity < 1.0:
+            raise ValueError(f"minimum similarity must be in [0, 1), got {similarity!r}")
+        if similarity == self._min_similarity:
+            return
+        self._min_similarity = similarity
+        if rerun and not self._query.is_library:
+            self._shown = None
+            self._timer.start()
+
+    def _threshold_clause(self) -> str:
+        # Typesense's distance is cosine distance = 1 - similarity.
+        if self._min_similarity <= 0.0:
+            return ""
+        return f", distance_threshold:{1.0 - self._min_similarity:.4f}"
 
     @property
     def collection_name(self) -> str | None:
@@ -143,10 +166,11 @@ class SearchController(QObject):
             return params
         if embedding is None:
             return None  # a collection without embeddings can only be listed
+        threshold = self._threshold_clause()
         if query.similar_to is not None:
-            params["vector_query"] = f"{embedding}:([], id:{query.similar_to})"
+            params["vector_query"] = f"{embedding}:([], id:{query.similar_to}{threshold})"
         elif query.image_base64 is not None:
-            params["vector_query"] = f"{embedding}:([], image:{query.image_base64})"
+            params["vector_query"] = f"{embedding}:([], image:{query.image_base64}{threshold})"
         else:
             # Imported here: app.engine (numpy, hnswlib) loads on the engine thread, not with the window.
             from app.engine.query_text import combined_vector_query
@@ -157,10 +181,14 @@ class SearchController(QObject):
                 # Half-typed ("beach - "): search the words as typed rather than flash an error mid-word.
                 combined = None
             if combined is not None:
-                params["vector_query"] = combined  # "beach + sunset - people"; q stays "*"
+                # "beach + sunset - people"; q stays "*". The clause goes inside its closing parenthesis.
+                params["vector_query"] = combined[:-1] + threshold + ")"
             else:
                 params["q"] = query.text
                 params["query_by"] = embedding
+                if threshold:
+                    # Empty values and no id/image: the engine embeds q, as it does for query_by alone.
+                    params["vector_query"] = f"{embedding}:([]{threshold})"
         return params
 
     @Slot()
@@ -198,9 +226,10 @@ class SearchController(QObject):
         hits = result.get("hits", [])
         page = int(result.get("page", 1) or 1)
         found = int(result.get("found", len(hits)))
-        if not self._query.is_library and found >= page * PER_PAGE:
+        if not self._query.is_library and self._min_similarity <= 0.0 and found >= page * PER_PAGE:
             # A vector search finds only as many as it was asked for (k = page x per_page); the rest of
-            # the library is still there in rank order, so let the grid keep paging into it.
+            # the library is still there in rank order, so let the grid keep paging into it. (Under a
+            # threshold the count must stay what passed it, so such a search stops at its first page.)
             found = max(found, int(result.get("out_of", found)))
         if page <= 1:
             _, image = collection_fields(self._collection)

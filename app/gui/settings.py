@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "gui.json"
 DEFAULT_MODEL = "ts/clip-vit-b-p32"
+# A threshold of 1 would hide everything but exact duplicates; the control stops short of that.
+MAX_MIN_SIMILARITY = 0.95
 
 
 def default_model() -> str:
@@ -106,3 +108,15 @@ class Settings:
     @last_import_dir.setter
     def last_import_dir(self, directory: str) -> None:
         self.set("last_import_dir", directory)
+
+    @property
+    def min_similarity(self) -> float:
+        """The search threshold as a similarity in [0, MAX_MIN_SIMILARITY]; 0 means every match is shown."""
+        value = self._values.get("min_similarity")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return 0.0
+        return max(0.0, min(MAX_MIN_SIMILARITY, float(value)))
+
+    @min_similarity.setter
+    def min_similarity(self, similarity: float) -> None:
+        self.set("min_similarity", max(0.0, min(MAX_MIN_SIMILARITY, float(similarity))))

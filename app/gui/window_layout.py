@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMessageBox,
+    QSpinBox,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -32,6 +33,7 @@ from app.gui.results_model import ResultsModel
 from app.gui.results_view import ResultsView
 from app.gui.search_controller import SearchController
 from app.gui.search_field import SearchField
+from app.gui.settings import MAX_MIN_SIMILARITY
 
 THUMBNAIL_SIZES = (96, 128, 160, 208, 256, 320)
 
@@ -97,6 +99,7 @@ class WindowLayout:
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.search_field, 1)
+        top.addWidget(self._build_threshold_control())
         top.addWidget(self.import_button)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -129,6 +132,28 @@ class WindowLayout:
 
         self._build_menus()
         self._wire_widgets()
+
+    def _build_threshold_control(self) -> QSpinBox:
+        """Minimum similarity in whole percent; 0 reads "off". Restored before it is wired, so opening
+        the window does not count as a change."""
+        control = QSpinBox()
+        control.setObjectName("thresholdControl")
+        control.setRange(0, round(MAX_MIN_SIMILARITY * 100))
+        control.setSingleStep(5)
+        control.setPrefix("Min. similarity: ")
+        control.setSuffix("%")
+        control.setSpecialValueText("Min. similarity: off")
+        control.setToolTip("Hide photos less similar than this to the search (0% shows every match)")
+        control.setMinimumHeight(32)
+        control.setValue(round(self.settings.min_similarity * 100))
+        self.search.set_min_similarity(control.value() / 100, rerun=False)
+        control.valueChanged.connect(self._on_threshold_changed)
+        self.threshold_control = control
+        return control
+
+    def _on_threshold_changed(self, percent: int) -> None:
+        self.settings.min_similarity = percent / 100
+        self.search.set_min_similarity(percent / 100)
 
     def _tool_button(self, icon_name: str, tip: str, slot: Callable[[], object]) -> QToolButton:
         button = QToolButton()
