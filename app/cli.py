@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app import __version__, cli_output
+from app.resources import DEFAULT_MODEL, DEFAULT_MODEL_ENV, default_model
 
 if TYPE_CHECKING:
     from app.engine import Engine
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 DEFAULT_COLLECTION = "photos"
-DEFAULT_MODEL = "ts/clip-vit-b-p32"
-DEFAULT_MODEL_ENV = "PHOTOSEEK_DEFAULT_MODEL"
 IMPORT_ACTIONS = ("create", "upsert", "update", "emplace")
 
 EXIT_OK = 0
@@ -362,7 +361,7 @@ def ensure_collection(engine: Engine, args: argparse.Namespace) -> None:
                            "leave out --model, or choose another --collection")
         ensure_models(configs)
         return
-    model = args.model or os.environ.get(DEFAULT_MODEL_ENV) or DEFAULT_MODEL
+    model = args.model or default_model()
     # Fetch the weights before creating anything, so a failed download leaves no empty collection behind.
     ensure_models([{"model_name": model}])
     engine.collections.create(default_schema(name, model, store_images=args.store_images))

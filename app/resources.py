@@ -15,6 +15,7 @@ import contextlib
 import copy
 import importlib.resources
 import json
+import os
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
@@ -81,6 +82,15 @@ def resource_path(name: str) -> Path:
     if isinstance(node, Path):
         return node
     return _extracted.enter_context(importlib.resources.as_file(node))
+
+
+DEFAULT_MODEL = "ts/clip-vit-b-p32"
+DEFAULT_MODEL_ENV = "PHOTOSEEK_DEFAULT_MODEL"
+
+
+def default_model() -> str:
+    """Model for new collections, in the GUI and the CLI: $PHOTOSEEK_DEFAULT_MODEL, else CLIP ViT-B/32."""
+    return os.environ.get(DEFAULT_MODEL_ENV) or DEFAULT_MODEL
 
 
 def default_collection_schema(model_name: str, name: str = DEFAULT_COLLECTION_NAME) -> dict:

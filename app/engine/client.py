@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,6 @@ class Engine:
         self._open: dict[str, Collection] = {}
         # Embedders are shared process-wide; the engine only remembers which ones it started threads in.
         self._embedders: dict[int, Any] = {}
-        self.model_progress: Callable[[int, int | None], None] | None = None
         self.collections = Collections(self)
         self.multi_search = MultiSearch(self)
 

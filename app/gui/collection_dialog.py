@@ -14,8 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.settings import default_model
-from app.resources import default_collection_schema
+from app.resources import default_collection_schema, default_model
 
 MAX_NAME_LENGTH = 64
 

@@ -24,9 +24,10 @@ from app.gui.mime import QueryImageError, local_paths, read_query_image
 from app.gui.model_dialog import ModelDialog
 from app.gui.problems import MODEL_MISSING, EngineProblem
 from app.gui.search_controller import Query
-from app.gui.settings import Settings, default_model
+from app.gui.settings import Settings
 from app.gui.window_imports import ImportHandling
 from app.gui.window_layout import WindowLayout
+from app.resources import default_model
 
 log = logging.getLogger(__name__)
 

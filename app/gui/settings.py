@@ -21,14 +21,9 @@ from app import paths
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "gui.json"
-DEFAULT_MODEL = "ts/clip-vit-b-p32"
 # A threshold of 1 would hide everything but exact duplicates; the control stops short of that.
 MAX_MIN_SIMILARITY = 0.95
 
-
-def default_model() -> str:
-    """Model for new collections: PHOTOSEEK_DEFAULT_MODEL, else CLIP ViT-B/32 (as Typesense uses)."""
-    return os.environ.get("PHOTOSEEK_DEFAULT_MODEL") or DEFAULT_MODEL
 
 
 class Settings:

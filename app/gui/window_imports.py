@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, Slot
 from app.gui.collection_dialog import photo_schema
 from app.gui.import_job import ImportSummary
 from app.gui.import_panel import ImportSummaryDialog
-from app.gui.settings import default_model
+from app.resources import default_model
 
 DEFAULT_COLLECTION = "Photos"
 
