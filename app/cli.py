@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
             collection, creating)
     p.add_argument("file", metavar="FILE.jsonl", help="JSONL file, one document per line ('-' reads stdin)")
     p.add_argument("--action", choices=IMPORT_ACTIONS, default="create", help="Typesense import action")
+    from app.cli_library import add_commands
+
+    add_commands(add, collection, creating)
     parser.set_defaults(command_names=frozenset(sub.choices))
     return parser
 

@@ -57,6 +57,7 @@ def run_self_test(verbose: bool = True) -> int:
         root = Path(tmp)
         steps: list[tuple[str, Callable[[], str]]] = [
             ("resources", _check_resources),
+            ("image formats", _check_formats),
             ("search engine", lambda: _check_engine(root / "library")),
             ("desktop (Qt offscreen)", lambda: _check_qt(root / "gui-library")),
         ]
@@ -144,6 +145,27 @@ def _check_resources() -> str:
     _expect("MimeType=image/jpeg;" in entry, "the desktop entry does not offer to open JPEG images")
     _expect(resources.stylesheet().strip() != "", "the stylesheet is empty")
     return f"read from {resources.resource_root()}"
+
+
+def _check_formats() -> str:
+    """HEIC through pillow-heif's native libraries, and the trash module: what a frozen build could lose."""
+    import io
+
+    import pillow_heif
+    from PIL import Image
+
+    from app.engine.images import load_image
+    from app.shapes import draw_shape
+
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(draw_shape("red", "circle", size=IMAGE_SIZE, seed=0)).save(buffer, quality=90)
+    decoded = load_image(buffer.getvalue())
+    _expect(isinstance(decoded, Image.Image) and decoded.width > 0, "a HEIC image did not decode")
+    red, green, _ = decoded.convert("RGB").getpixel((decoded.width // 2, decoded.height // 2))
+    _expect(red > 150 and green < 100, f"a red HEIC picture decoded as RGB {red}, {green}, ...")
+    import send2trash  # noqa: F401  (moving duplicates to the trash needs it)
+
+    return f"HEIC (libheif {pillow_heif.libheif_version()}), trash"
 
 
 def _class_of(doc_id: str) -> tuple[str, str]:

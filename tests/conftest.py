@@ -7,13 +7,18 @@ Kept generic (engine tests use it too): nothing here imports Qt; GUI fixtures li
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 # Before anything can import Qt: tests never need (or may have) a display.
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ["PHOTOSEEK_DEFAULT_MODEL"] = "photoseek/tiny-shapes"
+# send2trash reads XDG_DATA_HOME once, when first imported: a private one set before any test runs keeps
+# "move to trash" tests out of the real user's trash (platformdirs follows it too).
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="photoseek-test-xdg-")
 
 import sys
 
@@ -38,6 +43,20 @@ def photoseek_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PHOTOSEEK_CACHE_DIR", str(tmp_path / "photoseek-cache"))
     monkeypatch.setenv("PHOTOSEEK_DEFAULT_MODEL", "photoseek/tiny-shapes")
     return data
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator:
+    """An engine over this test's own library, holding the "images" collection of the seed schema (an
+    image field embedded by the default tiny model). Test files that need another engine define their own."""
+    from engine_helpers import seed_schema
+
+    from app.engine import Engine
+
+    eng = Engine(tmp_path / "data")
+    eng.collections.create(seed_schema(("image",)))
+    yield eng
+    eng.close()
 
 
 def _python_threads() -> set[threading.Thread]:

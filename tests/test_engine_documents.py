@@ -17,14 +17,6 @@ from app.engine.embedder import load_embedder
 from app.engine.models import resolve_model
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = Engine(tmp_path / "data")
-    eng.collections.create(seed_schema(("image",)))
-    yield eng
-    eng.close()
-
-
 def docs_of(engine: Engine, name: str = "images"):
     return engine.collections[name].documents
 

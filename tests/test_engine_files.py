@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from engine_helpers import (
     TINY_MODEL,
     cosine,
     search_one,
-    seed_schema,
     shape_bytes,
     truncated_jpeg_b64,
     vector_schema,
@@ -43,14 +41,6 @@ def photos(tmp_path: Path) -> Path:
     (root / "notes.txt").write_text("not a picture")
     (root / "broken.jpg").write_bytes(base64.b64decode(truncated_jpeg_b64()))
     return root
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = Engine(tmp_path / "data")
-    eng.collections.create(seed_schema(("image",)))
-    yield eng
-    eng.close()
 
 
 def test_import_folder_walks_recursively_and_reports_every_file(engine: Engine, photos: Path) -> None:

@@ -392,3 +392,27 @@ def test_empty_index_round_trip(tmp_path: Path) -> None:
     assert index.search(np.ones(8), 3)[0].size == 0
     index.add([3], np.ones(8))
     assert index.search(np.ones(8), 3)[0].tolist() == [3]
+
+
+def test_neighbours_of_all_leaves_each_query_itself_out_and_skips_deleted() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((50, 16)).astype(np.float32)
+    vectors = np.vstack([base, base[:5] + 0.001])  # labels 50..54 are near-copies of 0..4
+    labels = np.arange(len(vectors))
+    idx = VectorIndex(16, capacity=64)
+    idx.add(labels, vectors)
+    idx.delete([54])
+    found, dists = idx.neighbours_of_all(labels[:54], vectors[:54], 3, ef=32)
+    assert found.shape == (54, 3) and dists.shape == (54, 3)
+    for i in range(54):
+        assert i not in found[i] and 54 not in found[i]
+        assert list(dists[i]) == sorted(dists[i])
+    for original in range(4):
+        assert found[original, 0] == 50 + original and dists[original, 0] < 1e-4
+        assert found[50 + original, 0] == original
+    assert found[4, 0] != 54  # the deleted copy is not offered
+
+    single = VectorIndex(16)
+    single.add([7], base[:1])
+    lone, lone_dists = single.neighbours_of_all(np.array([7]), base[:1], 2, ef=8)
+    assert lone.tolist() == [[-1, -1]] and np.isinf(lone_dists).all()

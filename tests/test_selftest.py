@@ -51,7 +51,7 @@ def test_missing_model_fails_with_a_message_naming_it(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert f"the tiny test model is not installed in {empty}" in result.stderr
-    assert "self-test FAILED: 1 of 3 checks failed" in result.stderr
+    assert "self-test FAILED: 1 of 4 checks failed" in result.stderr
     assert "ok      desktop (Qt offscreen)" in result.stdout  # the other checks still ran
 
 

@@ -128,6 +128,7 @@ class CollectionClient:
         self._engine = engine
         self.name = name
         self.documents = Documents(engine, name)
+        self.folders = Folders(engine, name)
 
     def retrieve(self) -> dict:
         return self._engine._collection(self.name).to_dict()
@@ -140,6 +141,49 @@ class CollectionClient:
         engine.db.delete_collection(coll.id)
         engine._open.pop(self.name, None)
         return summary
+
+
+class Folders:
+    """Folders the collection follows (a Photoseek extension; see app.engine.folders)."""
+
+    def __init__(self, engine: Engine, collection: str) -> None:
+        self._engine = engine
+        self._name = collection
+
+    def retrieve(self) -> list[dict]:
+        from app.engine import folders
+
+        return folders.list_folders(self._engine._collection(self._name))
+
+    def add(self, path: str | Path) -> dict:
+        from app.engine import folders
+
+        return folders.follow(self._engine._collection(self._name), path)
+
+    def delete(self, path: str | Path, *, remove_photos: bool = True) -> dict:
+        from app.engine import folders
+
+        removed = folders.unfollow(self._engine._collection(self._name), path, remove_photos=remove_photos)
+        return {"folder": folders.normalize_folder(path), "removed": removed}
+
+    def scan(self, paths: list[str] | None = None, *, cancel: threading.Event | None = None) -> list[dict]:
+        """Apply removals, moves and metadata changes; list the files still to embed (``to_import``)."""
+        from app.engine import folders
+
+        return [s.to_dict() for s in folders.scan(self._engine._collection(self._name), paths, cancel)]
+
+    def sync(
+        self,
+        paths: list[str] | None = None,
+        *,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[dict]:
+        """Rescan followed folders (all, or ``paths``) and embed what is new or changed."""
+        from app.engine import folders
+
+        coll = self._engine._collection(self._name)
+        return [s.to_dict() for s in folders.sync(coll, paths, progress=progress, cancel=cancel)]
 
 
 class Documents:
@@ -194,6 +238,12 @@ class Documents:
         from app.engine.files import import_files
 
         return import_files(self._coll(), files, progress=progress, cancel=cancel)
+
+    def trash_files(self, ids: Iterable[str]) -> list[dict]:
+        """Move the documents' files to the system trash and remove the documents (see files.trash_files)."""
+        from app.engine.files import trash_files
+
+        return trash_files(self._coll(), ids)
 
     def search(self, search_parameters: dict) -> dict:
         return search(self._coll(), search_parameters)

@@ -278,5 +278,29 @@ class Collection:
         self.save_indexes()
         return doc
 
+    def delete_labels(self, labels: list[int]) -> None:
+        """Remove many documents in one transaction (a folder rescan's deleted files)."""
+        if not labels:
+            return
+        self._count = None
+        with self.db.transaction():
+            for label in labels:
+                self.db.delete(self.id, label)
+        for fname in self.schema.vector_fields:
+            self.index(fname).delete(labels)
+            self._unsaved[fname] = self._unsaved.get(fname, 0) + len(labels)
+        self.save_indexes()
+
+    def rewrite_bodies(self, changes: list[tuple[int, str, dict]]) -> None:
+        """Give documents new ids and bodies while keeping their embeddings (moved or touched files).
+
+        The label stays, so the index needs no change: a moved photo is not embedded again.
+        """
+        if not changes:
+            return
+        with self.db.transaction():
+            for label, doc_id, body in changes:
+                self.db.rekey(label, doc_id, body)
+
     def close(self) -> None:
         self.save_indexes(force=True)

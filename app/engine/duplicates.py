@@ -1,6 +1,7 @@
 """Near-duplicate finder: groups documents whose embeddings lie within a cosine distance of each other.
 
-Each live vector asks the field's hnswlib index for its k nearest neighbours, so the work grows as
+Each live vector asks the field's hnswlib index for its k nearest neighbours (one batched, multi-threaded
+query for all of them), so the work grows as
 n * log(n) instead of the n^2 of comparing every pair; pairs within ``threshold`` are joined with
 union-find, so chains (a~b, b~c) become one group even when a and c are slightly further apart.
 
@@ -130,14 +131,16 @@ def find_duplicate_groups(
     labels, vectors = field_vectors(coll.db, coll.id, fname)
     groups = _UnionFind()
     worst_pair: dict[int, float] = {}  # label -> largest joining distance seen at that label
-    for label, vector in zip(labels.tolist(), vectors, strict=True):
-        if label not in index:
-            continue
-        found, dists = index.search(vector, k, ef=max(DUPLICATE_EF, k + 1), exclude=(label,))
-        close = dists <= threshold
-        for other, dist in zip(found[close].tolist(), dists[close].tolist(), strict=True):
-            groups.union(label, other)
-            worst_pair[label] = max(worst_pair.get(label, 0.0), dist)
+    live = np.fromiter((label in index for label in labels.tolist()), dtype=bool, count=len(labels))
+    labels, vectors = labels[live], vectors[live]
+    if len(labels) == 0:
+        return []
+    found, dists = index.neighbours_of_all(labels, vectors, k, ef=max(DUPLICATE_EF, k + 1))
+    rows, cols = np.nonzero(dists <= threshold)
+    for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+        label, other, dist = int(labels[row]), int(found[row, col]), float(dists[row, col])
+        groups.union(label, other)
+        worst_pair[label] = max(worst_pair.get(label, 0.0), dist)
 
     members: dict[int, list[int]] = {}
     for label in list(groups.parent):

@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import threading
+import warnings
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +30,32 @@ _EXIF_IFD = 0x8769
 _DATE_TIME_ORIGINAL = 36867
 
 
+def content_hash(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+def file_content_hash(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stored_form(data: bytes) -> bytes:
+    """What a collection that keeps images stores for a file: the file itself, except for a camera RAW,
+    whose largest embedded preview is kept instead of 20-60 MB of sensor data nothing here can show."""
+    from app.engine.raw import parse_raw
+
+    try:
+        found = parse_raw(data) if data[:4] in (b"II*\x00", b"MM\x00*") else None
+        if found is not None and found.previews:
+            return found.preview_bytes(data, found.previews[0])
+    except Exception:
+        pass  # a damaged RAW is reported by the embedding step, with its reason
+    return data
+
+
 def file_type_of(path: Path) -> str:
     """Lowercase extension without the dot; ``jpeg`` and ``jpg`` are one type to users."""
     ext = path.suffix.lower().lstrip(".")
@@ -40,10 +67,17 @@ def exif_captured_at(data: bytes) -> int | None:
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            # PngImageFile.getexif() decodes the whole image; the base method reads only the header's data.
-            exif = Image.Image.getexif(img) if img.format == "PNG" else img.getexif()
-            raw = exif.get_ifd(_EXIF_IFD).get(_DATE_TIME_ORIGINAL)
+        if data[:4] in (b"II*\x00", b"MM\x00*"):
+            # TIFF-based camera RAW files are no image Pillow opens, but their header is EXIF already.
+            exif = Image.Exif()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a damaged header only costs the date: no noise
+                exif.load(bytes(data))
+        else:
+            with Image.open(io.BytesIO(data)) as img:
+                # PngImageFile.getexif() decodes the whole image; the base method reads only the header.
+                exif = Image.Image.getexif(img) if img.format == "PNG" else img.getexif()
+        raw = exif.get_ifd(_EXIF_IFD).get(_DATE_TIME_ORIGINAL)
         if isinstance(raw, bytes):
             raw = raw.decode("ascii", "replace")
         if not isinstance(raw, str):
@@ -108,8 +142,12 @@ def import_files(
             continue
         if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
             results.append(
-                {"success": False, "path": str(path), "skipped": True,
-                 "error": f"Not a supported image type ({path.suffix or 'no extension'})"}
+                {
+                    "success": False,
+                    "path": str(path),
+                    "skipped": True,
+                    "error": f"Not a supported image type ({path.suffix or 'no extension'})",
+                }
             )
             continue
         doc_id = file_doc_id(path)
@@ -129,13 +167,15 @@ def import_files(
             except OSError as exc:
                 unreadable[n] = f"Cannot read the file: {exc.strerror}"
                 data = b""
-            image: str | bytes = base64.b64encode(data).decode("ascii") if stored_image else data
+            image: str | bytes = base64.b64encode(stored_form(data)).decode("ascii") if stored_image else data
             yield {
                 "id": doc_id,
                 "name": path.name,
                 "path": str(path),
                 "file_size": st.st_size,
                 "file_mtime": st.st_mtime,
+                # Lets a rescan recognise this photo after a rename or move without embedding it again.
+                **({"content_hash": content_hash(data)} if data else {}),
                 **file_metadata(path, data, st),
                 image_field: image,
             }
@@ -150,9 +190,47 @@ def import_files(
         coll, documents(), {"action": "upsert", "batch_size": 32}, progress=report, cancel=cancel
     )
     # A cancelled import has fewer outcomes than files: the files never reached are left out.
-    for n, ((path, doc_id, _), outcome) in enumerate(zip(todo, outcomes, strict=False)):
+    failures: list[tuple[str, int, float, str]] = []
+    for n, ((path, doc_id, st), outcome) in enumerate(zip(todo, outcomes, strict=False)):
         entry = {"success": outcome["success"], "path": str(path), "id": doc_id}
         if not outcome["success"]:
             entry["error"] = unreadable.get(n, outcome["error"])
+            failures.append((str(path), st.st_size, st.st_mtime, entry["error"]))
         results.append(entry)
+    # Remembered so that a folder rescan does not try a broken file again until it changes.
+    coll.db.record_failures(coll.id, failures)
+    coll.db.clear_failures(coll.id, [r["path"] for r in results if r["success"] and not r.get("unchanged")])
+    return results
+
+
+def trash_files(coll: Collection, ids: Iterable[str]) -> list[dict]:
+    """Move each document's file to the system trash, then remove the document from the collection.
+
+    Never deletes a file permanently: where the trash cannot take it (no trash on that drive, no
+    permission) the file stays, the photo stays in the collection and the result says why. A file already
+    gone from disk is only removed from the collection.
+    """
+    from send2trash import send2trash
+    from send2trash.exceptions import TrashPermissionError
+
+    results: list[dict] = []
+    for doc_id in ids:
+        found = coll.db.get(coll.id, doc_id)
+        if found is None:
+            results.append({"success": False, "id": doc_id, "error": f"No photo with id {doc_id}."})
+            continue
+        path = found[1].get("path")
+        entry: dict = {"id": doc_id, "path": path}
+        if isinstance(path, str) and path and os.path.lexists(path):
+            try:
+                send2trash(path)
+            except (OSError, TrashPermissionError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+                results.append({**entry, "success": False, "error": f"Could not move to the trash: {reason}"})
+                continue
+            entry["trashed"] = True
+        else:
+            entry["trashed"] = False
+        coll.delete_document(doc_id)
+        results.append({**entry, "success": True})
     return results

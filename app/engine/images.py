@@ -1,33 +1,33 @@
-"""Base64 decoding, image loading and CLIP preprocessing (Pillow + numpy only).
+"""Base64 decoding, image loading and CLIP preprocessing (Pillow, pillow-heif and numpy).
 
 Everything a user can send us (a base64 field, a file from a folder) goes through here, so every failure
-becomes an ``ImageError`` whose message says what is wrong with the input.
+becomes an ``ImageError`` whose message says what is wrong with the input. HEIC/HEIF decodes through
+pillow-heif, registered on first need; camera RAW files decode as their embedded preview (``raw.py``).
 """
 
 from __future__ import annotations
 
 import binascii
-import importlib.util
 import io
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+
+from app.engine import raw
 
 MAX_PIXELS = 100_000_000
 
-_HEIF_AVAILABLE = importlib.util.find_spec("pillow_heif") is not None
-
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
-    [".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"]
-    + ([".heic", ".heif"] if _HEIF_AVAILABLE else [])
+    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif"} | raw.RAW_EXTENSIONS
 )
 
 # Pillow plugin names tried by Image.open; restricting them keeps e.g. PSD or EPS parsers out of reach.
 _PILLOW_FORMATS = ["JPEG", "PNG", "BMP", "WEBP", "GIF", "TIFF"]
-_SUPPORTED_NAMES = "JPEG, PNG, BMP, WebP, GIF, TIFF" + (", HEIC" if _HEIF_AVAILABLE else "")
+_SUPPORTED_NAMES = "JPEG, PNG, BMP, WebP, GIF, TIFF, HEIC, camera RAW (CR2, NEF, ARW, DNG)"
 
 _EXIF_ORIENTATION = 0x0112
 _WHITE = (255, 255, 255)
@@ -136,41 +136,80 @@ def image_format(data: bytes) -> str | None:
 
 _heif_lock = threading.Lock()
 _heif_registered = False
+_heif_failure: str | None = None
 
 
-def _register_heif() -> bool:
-    """Register pillow-heif's opener once, on the first image that needs it (its import is not free)."""
-    global _heif_registered
-    if not _HEIF_AVAILABLE:
-        return False
-    with _heif_lock:
-        if not _heif_registered:
-            from pillow_heif import register_heif_opener
+def register_heif() -> None:
+    """Let Pillow open HEIC/HEIF. Thread-safe; runs once, on the first image that needs it, because
+    importing pillow-heif loads libheif and its codecs. Raises ImageError saying why when it cannot load."""
+    global _heif_registered, _heif_failure
+    if not _heif_registered:
+        with _heif_lock:
+            if not _heif_registered and _heif_failure is None:
+                try:
+                    from pillow_heif import register_heif_opener
 
-            register_heif_opener()
-            _heif_registered = True
-    return True
+                    register_heif_opener()
+                except Exception as exc:  # ImportError, or OSError from a broken native library
+                    _heif_failure = f"{type(exc).__name__}: {exc}"
+                else:
+                    _heif_registered = True
+    if not _heif_registered:
+        raise ImageError(
+            f"HEIC images need pillow-heif, which could not be loaded ({_heif_failure}); "
+            "reinstall Photoseek or run: pip install pillow-heif"
+        )
+
+
+@dataclass
+class _Opened:
+    img: Image.Image
+    format: str
+    # Set for RAW files: IFD0's orientation, which the camera records for the picture as a whole and which
+    # its preview JPEG often lacks. None means the image's own EXIF orientation applies.
+    orientation: int | None = None
 
 
 def _too_large(pixels: int) -> ImageError:
     return ImageError(f"Image is too large: {pixels / 1e6:.1f} megapixels (limit {MAX_PIXELS // 1_000_000})")
 
 
-def _open(data: bytes) -> Image.Image:
-    """Open (header only) and enforce the pixel limit before any pixel data is decoded."""
+def _open(data: raw.Buffer) -> _Opened:
+    """Open (header only) and enforce the pixel limit before any pixel data is decoded.
+
+    A camera RAW opens as its largest embedded preview JPEG.
+    """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ImageError(f"Image data must be bytes, got {type(data).__name__}")
     if len(data) == 0:
         raise ImageError("Image data is empty")
     sniffed = image_format(data)
+    if sniffed == "TIFF":
+        found = raw.parse_raw(data)
+        if found is not None:
+            return _open_raw(data, found)
     formats = list(_PILLOW_FORMATS)
     if sniffed == "HEIF":
-        if not _register_heif():
-            raise ImageError(
-                "Not a supported image: HEIC/HEIF needs the optional pillow-heif package "
-                "(pip install pillow-heif)"
-            )
+        register_heif()
         formats.append("HEIF")
+    img = _open_pillow(data, sniffed, formats)
+    return _Opened(img, _normalise_format(img.format))
+
+
+def _open_raw(data: raw.Buffer, found: raw.RawFile) -> _Opened:
+    problem: str | None = None
+    for preview in found.previews:
+        try:
+            img = _open_pillow(found.preview_bytes(data, preview), "JPEG", ["JPEG"])
+        except ImageError as exc:
+            # A bigger preview that is broken or over the pixel limit: a smaller one still beats nothing.
+            problem = problem or str(exc)
+            continue
+        return _Opened(img, found.kind, found.orientation)
+    raise ImageError(found.no_preview_message(problem))
+
+
+def _open_pillow(data: raw.Buffer, sniffed: str | None, formats: list[str]) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data), formats=formats)
     except Image.DecompressionBombError as exc:
@@ -201,7 +240,10 @@ def _bomb_error(exc: Exception) -> ImageError:
     return ImageError(f"Image is too large: more than {MAX_PIXELS // 1_000_000} megapixels")
 
 
-def _orientation(img: Image.Image, *, header_only: bool = False) -> int:
+def _orientation(opened: _Opened, *, header_only: bool = False) -> int:
+    if opened.orientation is not None:
+        return opened.orientation
+    img = opened.img
     try:
         # PngImageFile.getexif() decodes the whole image to reach chunks after IDAT; the base class
         # method reads only what the header gave us.
@@ -213,38 +255,60 @@ def _orientation(img: Image.Image, *, header_only: bool = False) -> int:
     return orientation if 1 <= orientation <= 8 else 1
 
 
+_TRANSPOSES = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _transpose(img: Image.Image, orientation: int) -> Image.Image:
+    # The same mapping as ImageOps.exif_transpose, which cannot be used because a RAW's orientation comes
+    # from the RAW's IFD0, not from the preview's own EXIF.
+    return img.transpose(_TRANSPOSES[orientation])
+
+
 def _normalise_format(name: str | None) -> str:
     # Camera JPEGs with an embedded preview open as MPO; to users they are JPEGs.
     return "JPEG" if name == "MPO" else (name or "unknown")
 
 
-def image_info(data: bytes) -> tuple[str, int, int]:
-    """(format, width, height) from the header only; width/height are after EXIF rotation."""
-    img = _open(data)
-    width, height = img.size
-    if _orientation(img, header_only=True) >= 5:
+def image_info(data: raw.Buffer) -> tuple[str, int, int]:
+    """(format, width, height) from the header only; width/height are after EXIF rotation.
+
+    For a camera RAW the format is its kind ("CR2", "NEF", "ARW", "DNG" or "RAW") and the size is that of
+    the preview Photoseek indexes.
+    """
+    opened = _open(data)
+    width, height = opened.img.size
+    if _orientation(opened, header_only=True) >= 5:
         width, height = height, width
-    return _normalise_format(img.format), width, height
+    return opened.format, width, height
 
 
-def load_image(data: bytes, *, min_side: int | None = 224) -> Image.Image:
-    """Decode to a fully loaded RGB image, EXIF orientation applied.
+def load_image(data: raw.Buffer, *, min_side: int | None = 224) -> Image.Image:
+    """Decode to a fully loaded RGB image, EXIF orientation applied (a RAW decodes its largest preview).
 
     With ``min_side``, JPEGs are decoded at a reduced DCT scale whose shortest side is still at least
     ``min_side``: a 12 MP photo decodes at 1/8 size instead of in full when the model wants 224 px.
     """
     if min_side is not None and (not isinstance(min_side, int) or min_side < 1):
         raise ValueError(f"min_side must be a positive int or None, got {min_side!r}")
-    img = _open(data)
+    opened = _open(data)
+    img = opened.img
     try:
         if min_side is not None and img.format in ("JPEG", "MPO"):
             # Requesting a square keeps the shortest side >= min_side whichever way EXIF rotates it,
             # since draft picks a scale that keeps both sides at least the requested size.
             img.draft("RGB", (min_side, min_side))
         img.load()
-        orientation = _orientation(img)
+        orientation = _orientation(opened)
         if orientation != 1:
-            img = ImageOps.exif_transpose(img)
+            img = _transpose(img, orientation)
         return _to_rgb(img)
     except ImageError:
         raise

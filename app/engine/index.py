@@ -234,6 +234,37 @@ class VectorIndex:
         # brute force over everything eligible is exact and always complete.
         return self._exact(query[0], self._candidates_up_to(None, allowed, is_allowed, excluded), k)
 
+    def neighbours_of_all(
+        self, labels: np.ndarray, vectors: np.ndarray, k: int, *, ef: int, num_threads: int = -1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each row of ``vectors`` (the vector stored under ``labels[i]``): its k nearest other
+        labels and distances, as (n, k) arrays with -1 / inf where fewer than k exist.
+
+        One batched, multi-threaded hnswlib call instead of n single searches: what grouping
+        near-duplicates over a whole collection needs. Approximate, like any graph search.
+        """
+        labels = self._check_labels(labels)
+        queries = self._check_vectors(vectors, "query vectors")
+        if queries.shape[0] != labels.shape[0]:
+            raise ValueError(f"{labels.shape[0]} labels for {queries.shape[0]} vectors")
+        n = queries.shape[0]
+        out_labels = np.full((n, k), -1, dtype=np.int64)
+        out_dists = np.full((n, k), np.inf, dtype=np.float32)
+        live = len(self._live)
+        if n == 0 or k == 0 or live < 2:
+            return out_labels, out_dists
+        k_query = min(k + 1, live)  # one more: each query finds itself first
+        self._index.set_ef(max(ef, k_query))
+        found, dists = self._index.knn_query(queries, k=k_query, num_threads=num_threads)
+        found = found.astype(np.int64)
+        dists = np.clip(dists, 0.0, 2.0).astype(np.float32)
+        for i in range(n):
+            keep = found[i] != labels[i]
+            row_labels, row_dists = found[i][keep][:k], dists[i][keep][:k]
+            out_labels[i, : len(row_labels)] = row_labels
+            out_dists[i, : len(row_dists)] = row_dists
+        return out_labels, out_dists
+
     def _hnsw(
         self, query: np.ndarray, k: int, ef: int, walk_filter: Callable[[int], bool] | None
     ) -> tuple[np.ndarray, np.ndarray] | None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from app.engine.collection import Collection
 from app.engine.errors import ObjectNotFound, ObjectUnprocessable, RequestMalformed
+from app.engine.facets import parse_facet_request
 from app.engine.filter_by import parse_filter
 from app.engine.images import ImageError, decode_base64
 from app.engine.vector_query import VectorQuery, parse_vector_query
@@ -53,6 +54,7 @@ def search(coll: Collection, params: dict) -> dict:
     schema_fields = coll.schema.by_name
     # Parsed before anything else runs so a bad filter fails fast, before any model is loaded.
     matches = parse_filter(params["filter_by"], schema_fields) if params.get("filter_by") else None
+    facets = parse_facet_request(params, schema_fields)
     query_by = _field_list(params.get("query_by"))
     for fname in query_by:
         if fname not in schema_fields:
@@ -80,6 +82,7 @@ def search(coll: Collection, params: dict) -> dict:
             vq = VectorQuery(field=targets[0])
 
     window = page * per_page
+    ranked: list[dict] | None = None  # stays None for a listing, whose facets count every match
     allowed: set[int] | None = None
     if matches is not None and (vq is not None or not wildcard):
         allowed = {label for label, body in coll.db.all_bodies(coll.id) if matches(body)}
@@ -107,8 +110,15 @@ def search(coll: Collection, params: dict) -> dict:
         found = coll.count()
         rows = coll.db.newest(coll.id, per_page, (page - 1) * per_page)
         hits = [_hit(coll, label, body, params, {}) for label, body in rows]
+    facet_counts: list[dict] = []
+    if facets is not None:
+        if ranked is None:
+            matched = (b for _, b in coll.db.all_bodies(coll.id) if matches is None or matches(b))
+            facet_counts = facets.count(matched)
+        else:
+            facet_counts = facets.count(coll.db.bodies([h["label"] for h in ranked]).values())
     return {
-        "facet_counts": [],
+        "facet_counts": facet_counts,
         "found": found,
         "hits": hits,
         "out_of": coll.count(),

@@ -11,6 +11,7 @@ may open its own ``Database(path, readonly=True)`` on the same file: WAL lets it
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -52,6 +53,26 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX tombstones_by_seq ON tombstones (collection_id, seq);
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO counters VALUES ('seq', 0);
+    """,
+    # Folders a collection follows (kept in step with the disk by app.engine.folders).
+    2: """
+    CREATE TABLE sources (
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        path          TEXT NOT NULL,
+        added_at      INTEGER NOT NULL,
+        last_scan     INTEGER,
+        status        TEXT NOT NULL DEFAULT 'new',
+        reason        TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (collection_id, path)
+    );
+    CREATE TABLE file_failures (
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        path          TEXT NOT NULL,
+        file_size     INTEGER NOT NULL,
+        file_mtime    REAL NOT NULL,
+        error         TEXT NOT NULL,
+        PRIMARY KEY (collection_id, path)
+    );
     """,
 }
 
@@ -156,6 +177,8 @@ class Database:
             )
             self._conn.execute("DELETE FROM documents WHERE collection_id = ?", (collection_id,))
             self._conn.execute("DELETE FROM tombstones WHERE collection_id = ?", (collection_id,))
+            self._conn.execute("DELETE FROM sources WHERE collection_id = ?", (collection_id,))
+            self._conn.execute("DELETE FROM file_failures WHERE collection_id = ?", (collection_id,))
             self._conn.execute("DELETE FROM collections WHERE id = ?", (collection_id,))
 
     def take_doc_id(self, collection_id: int) -> str:
@@ -254,6 +277,88 @@ class Database:
                 "INSERT INTO tombstones (collection_id, label, seq) VALUES (?, ?, ?)",
                 (collection_id, label, seq),
             )
+
+    def rekey(self, label: int, doc_id: str, body: dict) -> None:
+        """Give a document a new id and body but keep its label and vectors (a file that moved)."""
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        self._conn.execute(
+            "UPDATE documents SET doc_id = ?, body = ?, seq = ? WHERE label = ?",
+            (doc_id, text, self.next_seq(), label),
+        )
+
+    def file_rows(self, collection_id: int, folder: str) -> list[tuple]:
+        """(label, doc_id, path, file_size, file_mtime, content_hash) of documents whose path lies under
+        ``folder``: what a rescan compares the disk with, without decoding whole JSON bodies."""
+        prefix = folder.rstrip("/\\") + os.sep
+        # Every path under the prefix sorts between it and the prefix with its last character bumped.
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        rows = self._conn.execute(
+            "SELECT label, doc_id, json_extract(body, '$.path') AS p, json_extract(body, '$.file_size'), "
+            "json_extract(body, '$.file_mtime'), json_extract(body, '$.content_hash') FROM documents "
+            "WHERE collection_id = ? AND p >= ? AND p < ?",
+            (collection_id, prefix, upper),
+        )
+        return list(rows)
+
+    # -- followed folders ------------------------------------------------------------------------------
+
+    def sources(self, collection_id: int) -> list[dict]:
+        rows = self._conn.execute(
+            "SELECT path, added_at, last_scan, status, reason FROM sources WHERE collection_id = ? "
+            "ORDER BY path",
+            (collection_id,),
+        )
+        keys = ("path", "added_at", "last_scan", "status", "reason")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def add_source(self, collection_id: int, path: str, added_at: int) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "INSERT OR IGNORE INTO sources (collection_id, path, added_at) VALUES (?, ?, ?)",
+                (collection_id, path, added_at),
+            )
+
+    def remove_source(self, collection_id: int, path: str) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "DELETE FROM sources WHERE collection_id = ? AND path = ?", (collection_id, path)
+            )
+
+    def mark_source(self, collection_id: int, path: str, scanned_at: int, status: str, reason: str) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE sources SET last_scan = ?, status = ?, reason = ? "
+                "WHERE collection_id = ? AND path = ?",
+                (scanned_at, status, reason, collection_id, path),
+            )
+
+    # -- files that failed to import (so rescans do not retry them until they change) ----------------
+
+    def record_failures(self, collection_id: int, failures: list[tuple[str, int, float, str]]) -> None:
+        """(path, size, mtime, error) of files whose import failed."""
+        with self.transaction():
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO file_failures VALUES (?, ?, ?, ?, ?)",
+                [(collection_id, *failure) for failure in failures],
+            )
+
+    def clear_failures(self, collection_id: int, paths: Sequence[str]) -> None:
+        with self.transaction():
+            self._conn.executemany(
+                "DELETE FROM file_failures WHERE collection_id = ? AND path = ?",
+                [(collection_id, path) for path in paths],
+            )
+
+    def failures_under(self, collection_id: int, folder: str) -> dict[str, tuple[int, float, str]]:
+        """path -> (size, mtime, error) of recorded failures under ``folder``."""
+        prefix = folder.rstrip("/\\") + os.sep
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        rows = self._conn.execute(
+            "SELECT path, file_size, file_mtime, error FROM file_failures "
+            "WHERE collection_id = ? AND path >= ? AND path < ?",
+            (collection_id, prefix, upper),
+        )
+        return {path: (size, mtime, error) for path, size, mtime, error in rows}
 
     # -- vectors -------------------------------------------------------------------------------------
 

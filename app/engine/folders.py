@@ -1,0 +1,323 @@
+"""Folders a collection follows, kept in step with the disk.
+
+A rescan compares the image files under each followed folder with the documents whose path lies there:
+
+- same size and modification time: nothing is read. Only directory listings and ``stat`` calls are
+  made, which is why rescanning 20,000 unchanged photos takes a fraction of a second, not minutes;
+- size or time changed: the content hash decides. The same bytes (a touched or copied-back file) only
+  refresh the stored metadata; different bytes are embedded again;
+- a new path whose bytes match a document whose file vanished (same size, same content hash) is that
+  photo renamed or moved: the document takes the new path and id and keeps its embedding;
+- other new files are embedded; documents whose file vanished are removed.
+
+A followed folder that is missing or unreadable (an unplugged drive, a network share that is down) is
+reported offline and its photos are kept. So is an existing but empty folder that photos were indexed
+from: an unmounted mount point looks exactly like that, and deleting a whole library because a drive was
+not plugged in is the one mistake a photo library must not make. Hidden files and folders are not part of
+a followed folder, as with imports.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.engine.collection import Collection
+from app.engine.errors import ObjectAlreadyExists, ObjectNotFound, RequestMalformed
+from app.engine.files import file_content_hash, file_doc_id, file_type_of, import_files
+from app.engine.images import SUPPORTED_EXTENSIONS
+from app.engine.importer import Progress
+
+
+@dataclass
+class FolderScan:
+    """What one rescan found and did in one followed folder."""
+
+    folder: str
+    status: str = "online"  # "online" or "offline"
+    reason: str = ""
+    unchanged: int = 0
+    touched: int = 0  # changed time, same bytes: metadata refreshed, embedding kept
+    moved: list[tuple[str, str]] = field(default_factory=list)  # (old path, new path), embedding kept
+    removed: list[str] = field(default_factory=list)  # paths whose documents were removed
+    to_import: list[str] = field(default_factory=list)  # new or changed files that need embedding
+    directories: list[str] = field(default_factory=list)  # every folder walked (for watching)
+    ignored: list[str] = field(default_factory=list)  # files that are not a supported image type
+    imported: int = 0
+    failed: list[dict] = field(default_factory=list)  # [{"path", "error"}] from embedding
+    # Files that failed before and have not changed since: not tried again, [{"path", "error"}].
+    known_failures: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "folder": self.folder,
+            "status": self.status,
+            "reason": self.reason,
+            "unchanged": self.unchanged,
+            "touched": self.touched,
+            "moved": [list(pair) for pair in self.moved],
+            "removed": list(self.removed),
+            "to_import": list(self.to_import),
+            "directories": list(self.directories),
+            "ignored": list(self.ignored),
+            "imported": self.imported,
+            "failed": list(self.failed),
+            "known_failures": list(self.known_failures),
+        }
+
+
+def normalize_folder(path: str | Path) -> str:
+    return os.path.normpath(os.path.abspath(os.path.expanduser(str(path))))
+
+
+def _is_under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def list_folders(coll: Collection) -> list[dict]:
+    """Followed folders with their last scan's status and how many photos came from each."""
+    return [
+        {**source, "documents": len(coll.db.file_rows(coll.id, source["path"]))}
+        for source in coll.db.sources(coll.id)
+    ]
+
+
+def follow(coll: Collection, path: str | Path) -> dict:
+    """Start following a folder (it is scanned by the next rescan). A folder inside a followed one is
+    refused; following a folder that holds followed ones replaces them."""
+    folder = normalize_folder(path)
+    if not os.path.isdir(folder):
+        raise RequestMalformed(f"`{folder}` is not a folder that exists.")
+    for source in coll.db.sources(coll.id):
+        if _is_under(folder, source["path"]):
+            raise ObjectAlreadyExists(
+                f"`{folder}` is already followed as part of `{source['path']}`."
+                if folder != source["path"]
+                else f"`{folder}` is already followed."
+            )
+    for source in coll.db.sources(coll.id):
+        if _is_under(source["path"], folder):
+            coll.db.remove_source(coll.id, source["path"])
+    coll.db.add_source(coll.id, folder, int(time.time()))
+    return next(f for f in list_folders(coll) if f["path"] == folder)
+
+
+def unfollow(coll: Collection, path: str | Path, *, remove_photos: bool = True) -> int:
+    """Stop following a folder; its photos leave the collection unless ``remove_photos`` is False (the
+    files on disk are never touched). Returns the number of photos removed."""
+    folder = normalize_folder(path)
+    if folder not in {s["path"] for s in coll.db.sources(coll.id)}:
+        raise ObjectNotFound(f"Collection `{coll.name}` does not follow `{folder}`.")
+    labels = [row[0] for row in coll.db.file_rows(coll.id, folder)] if remove_photos else []
+    coll.delete_labels(labels)
+    coll.db.remove_source(coll.id, folder)
+    return len(labels)
+
+
+def _offline_reason(folder: str) -> str | None:
+    try:
+        with os.scandir(folder):
+            return None
+    except FileNotFoundError:
+        return "The folder is not there: if it is on a drive or share, connect it and rescan."
+    except NotADirectoryError:
+        return "This path is no longer a folder."
+    except PermissionError:
+        return "Photoseek is not allowed to read this folder."
+    except OSError as exc:
+        return f"The folder cannot be read: {exc.strerror or exc}."
+
+
+def _walk(folder: str, scan: FolderScan) -> dict[str, os.stat_result]:
+    """Every supported image under ``folder`` with its stat; hidden entries left out."""
+    found: dict[str, os.stat_result] = {}
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        scan.directories.append(current)
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue  # an unreadable subfolder: its photos are kept (see _scan_folder)
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                elif os.path.splitext(entry.name)[1].lower() in SUPPORTED_EXTENSIONS:
+                    found[entry.path] = entry.stat()
+                else:
+                    scan.ignored.append(entry.path)
+            except OSError:
+                continue
+    return found
+
+
+def _scan_folder(coll: Collection, folder: str, scan: FolderScan, moves_pool: dict) -> tuple[list, list]:
+    """Classify one online folder. Returns (new paths with stat, vanished rows)."""
+    rows = coll.db.file_rows(coll.id, folder)
+    found = _walk(folder, scan)
+    if not found and rows:
+        scan.status = "offline"
+        scan.reason = (
+            f"The folder is empty, but {len(rows)} photos were indexed from it: if it is on a drive "
+            "that is not mounted, connect it and rescan. The photos are kept."
+        )
+        scan.directories.clear()
+        return [], []
+    known = {row[2]: row for row in rows}
+    failures = coll.db.failures_under(coll.id, folder)
+    gone_failures = [path for path in failures if path not in found]
+    if gone_failures:
+        coll.db.clear_failures(coll.id, gone_failures)
+    unreadable_dirs = [d for d in scan.directories if not os.access(d, os.R_OK | os.X_OK)]
+    touched: list[tuple[int, str, dict]] = []
+    new: list[tuple[str, os.stat_result]] = []
+    for path, st in found.items():
+        row = known.pop(path, None)
+        failure = failures.get(path)
+        if failure is not None and failure[0] == st.st_size and failure[1] == st.st_mtime:
+            scan.known_failures.append({"path": path, "error": failure[2]})
+        elif row is None:
+            new.append((path, st))
+        elif row[3] == st.st_size and row[4] == st.st_mtime:
+            scan.unchanged += 1
+        elif row[5] and _hash_or_none(path) == row[5]:
+            label, doc_id = row[0], row[1]
+            stored = coll.db.get(coll.id, doc_id)
+            if stored is not None:
+                touched.append(
+                    (label, doc_id, {**stored[1], "file_size": st.st_size, "file_mtime": st.st_mtime})
+                )
+                scan.touched += 1
+        else:
+            scan.to_import.append(path)
+    coll.rewrite_bodies(touched)
+    vanished = [row for path, row in known.items() if not any(_is_under(path, d) for d in unreadable_dirs)]
+    for row in vanished:
+        if row[5]:
+            moves_pool.setdefault((row[3], row[5]), []).append(row)
+    return new, vanished
+
+
+def _hash_or_none(path: str) -> str | None:
+    try:
+        return file_content_hash(Path(path))
+    except OSError:
+        return None
+
+
+def scan(
+    coll: Collection, folders: list[str] | None = None, cancel: threading.Event | None = None
+) -> list[FolderScan]:
+    """Bring the collection in step with its followed folders, except for embedding: removals, moves and
+    metadata refreshes are applied; files that need embedding are listed in each scan's ``to_import``.
+
+    Folders are scanned together so that a photo moved from one followed folder to another keeps its
+    embedding too.
+    """
+    sources = [s["path"] for s in coll.db.sources(coll.id)]
+    if folders is not None:
+        wanted = {normalize_folder(f) for f in folders}
+        unknown = wanted - set(sources)
+        if unknown:
+            raise ObjectNotFound(f"Collection `{coll.name}` does not follow `{sorted(unknown)[0]}`.")
+        sources = [s for s in sources if s in wanted]
+    scans: list[FolderScan] = []
+    moves_pool: dict[tuple, list] = {}
+    new_by_scan: list[tuple[FolderScan, list]] = []
+    vanished_all: list[tuple[FolderScan, list]] = []
+    for folder in sources:
+        if cancel is not None and cancel.is_set():
+            break
+        entry = FolderScan(folder)
+        scans.append(entry)
+        reason = _offline_reason(folder)
+        if reason is not None:
+            entry.status, entry.reason = "offline", reason
+            continue
+        new, vanished = _scan_folder(coll, folder, entry, moves_pool)
+        new_by_scan.append((entry, new))
+        vanished_all.append((entry, vanished))
+
+    moved_labels: set[int] = set()
+    rewrites: list[tuple[int, str, dict]] = []
+    for entry, new in new_by_scan:
+        for path, st in new:
+            candidates = [
+                row
+                for row in moves_pool.get((st.st_size, _hash_if_sized(path, st, moves_pool)), [])
+                if row[0] not in moved_labels
+            ]
+            if not candidates or coll.db.label_of(coll.id, file_doc_id(Path(path))) is not None:
+                entry.to_import.append(path)
+                continue
+            row = candidates[0]
+            stored = coll.db.get(coll.id, row[1])
+            if stored is None:
+                entry.to_import.append(path)
+                continue
+            moved_labels.add(row[0])
+            rewrites.append((row[0], file_doc_id(Path(path)), _moved_body(stored[1], Path(path), st)))
+            entry.moved.append((row[2], path))
+    coll.rewrite_bodies(rewrites)
+
+    gone: list[int] = []
+    for entry, vanished in vanished_all:
+        for row in vanished:
+            if row[0] not in moved_labels:
+                gone.append(row[0])
+                entry.removed.append(row[2])
+    coll.delete_labels(gone)
+    now = int(time.time())
+    for entry in scans:
+        coll.db.mark_source(coll.id, entry.folder, now, entry.status, entry.reason)
+    return scans
+
+
+def _hash_if_sized(path: str, st: os.stat_result, pool: dict) -> str | None:
+    """Hash a new file only when some vanished photo had its size: most new files are never read."""
+    if not any(size == st.st_size for size, _ in pool):
+        return None
+    return _hash_or_none(path)
+
+
+def _moved_body(body: dict, path: Path, st: os.stat_result) -> dict:
+    return {
+        **body,
+        "id": file_doc_id(path),
+        "name": path.name,
+        "path": str(path),
+        "folder": str(path.parent),
+        "file_type": file_type_of(path),
+        "file_size": st.st_size,
+        "file_mtime": st.st_mtime,
+    }
+
+
+def sync(
+    coll: Collection,
+    folders: list[str] | None = None,
+    *,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> list[FolderScan]:
+    """``scan``, then embed the new and changed files; each scan says what was imported or failed."""
+    scans = scan(coll, folders, cancel)
+    todo = [path for entry in scans for path in entry.to_import]
+    if not todo or (cancel is not None and cancel.is_set()):
+        return scans
+    owner = {path: entry for entry in scans for path in entry.to_import}
+    for result in import_files(coll, todo, progress=progress, cancel=cancel):
+        entry = owner.get(result["path"])
+        if entry is None:
+            continue
+        if result["success"]:
+            entry.imported += 1
+        else:
+            entry.failed.append({"path": result["path"], "error": result.get("error", "")})
+    return scans
