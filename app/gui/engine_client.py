@@ -39,6 +39,11 @@ class EngineClient(QObject):
     importBatch = Signal(int, object)
     importFinished = Signal(int, object)
     documentsRemoved = Signal(int, object)
+    duplicatesFound = Signal(int, object)  # request id, groups of near-identical photos
+    documentsTrashed = Signal(int, object)  # request id, [{"id", "path", "success", "error"?}]
+    facetsFinished = Signal(int, str, object)  # request id, collection, result with facet_counts
+    foldersChanged = Signal(str, object)  # collection, [{"path", "status", "reason", "documents", ...}]
+    foldersScanned = Signal(int, str, object)  # request id, collection, reports (imports follow)
     downloadProgress = Signal(int, int, int)
     downloadFinished = Signal(int, str)
     failed = Signal(int, str, object)
@@ -51,6 +56,13 @@ class EngineClient(QObject):
     _searchRequested = Signal(int, str, object)
     _removeRequested = Signal(int, str, object)
     _importRequested = Signal(int, str, object, object, object)
+    _duplicatesRequested = Signal(int, str, float)
+    _trashRequested = Signal(int, str, object)
+    _facetsRequested = Signal(int, str, object)
+    _listFoldersRequested = Signal(int, str)
+    _followRequested = Signal(int, str, object, object, object)
+    _rescanRequested = Signal(int, str, object, object)
+    _unfollowRequested = Signal(int, str, str, bool)
     _warmUpRequested = Signal(int, str)
     _fetchModelRequested = Signal(int, str, object, object)
     _closeRequested = Signal()
@@ -60,6 +72,7 @@ class EngineClient(QObject):
         self._next_id = 0
         self._latest_search = 0
         self._cancels: dict[int, threading.Event] = {}
+        self._follows: set[int] = set()
         self._gate = SearchGate()
         self._thread = QThread()
         self._thread.setObjectName("photoseek-engine")
@@ -70,7 +83,8 @@ class EngineClient(QObject):
         worker = self._worker
         for name in (
             "opened", "collectionsChanged", "importStarted", "importProgress", "importBatch",
-            "documentsRemoved", "downloadProgress", "modelState",
+            "documentsRemoved", "downloadProgress", "modelState", "duplicatesFound", "documentsTrashed",
+            "foldersChanged", "facetsFinished",
         ):  # fmt: skip
             getattr(worker, name).connect(getattr(self, name))
         worker.searchFinished.connect(self._on_search_finished)
@@ -84,6 +98,14 @@ class EngineClient(QObject):
         self._searchRequested.connect(worker.search)
         self._removeRequested.connect(worker.remove_documents)
         self._importRequested.connect(worker.start_import)
+        self._duplicatesRequested.connect(worker.find_duplicates)
+        self._trashRequested.connect(worker.trash_documents)
+        self._facetsRequested.connect(worker.facets)
+        self._listFoldersRequested.connect(worker.list_folders)
+        self._followRequested.connect(worker.follow_folders)
+        self._rescanRequested.connect(worker.rescan_folders)
+        self._unfollowRequested.connect(worker.unfollow_folder)
+        worker.foldersScanned.connect(self._on_folders_scanned)
         self._warmUpRequested.connect(worker.warm_up)
         self._fetchModelRequested.connect(worker.fetch_model)
         self._closeRequested.connect(worker.close)
@@ -131,6 +153,54 @@ class EngineClient(QObject):
     def remove_documents(self, collection: str, ids: list[str]) -> int:
         request_id = self._new_id()
         self._removeRequested.emit(request_id, collection, list(ids))
+        return request_id
+
+    def find_duplicates(self, collection: str, threshold: float) -> int:
+        """Group near-identical photos (cosine distance <= threshold); ``duplicatesFound`` answers."""
+        request_id = self._new_id()
+        self._duplicatesRequested.emit(request_id, collection, float(threshold))
+        return request_id
+
+    def trash_documents(self, collection: str, ids: list[str]) -> int:
+        """Move the photos' files to the system trash (never deleting them) and drop them from the
+        collection; ``documentsTrashed`` reports each one, ``documentsRemoved`` lists those removed."""
+        request_id = self._new_id()
+        self._trashRequested.emit(request_id, collection, list(ids))
+        return request_id
+
+    def facets(self, collection: str, params: dict) -> int:
+        """Count values (``facet_by``) over what ``params`` match; ``facetsFinished`` answers. Unlike
+        ``search`` it never supersedes the grid's search and is never superseded."""
+        request_id = self._new_id()
+        self._facetsRequested.emit(request_id, collection, dict(params))
+        return request_id
+
+    def list_folders(self, collection: str) -> int:
+        request_id = self._new_id()
+        self._listFoldersRequested.emit(request_id, collection)
+        return request_id
+
+    def follow_folders(self, collection: str, paths: list[str], *, create_schema: dict | None = None) -> int:
+        """Follow folders and rescan them: ``foldersScanned``, then import signals for new photos."""
+        request_id = self._new_id()
+        self._cancels[request_id] = threading.Event()
+        self._follows.add(request_id)
+        self._followRequested.emit(
+            request_id, collection, [str(p) for p in paths], create_schema, self._cancels[request_id]
+        )
+        return request_id
+
+    def rescan_folders(self, collection: str, paths: list[str] | None = None) -> int:
+        """Rescan followed folders (all when ``paths`` is None); cancellable like an import."""
+        request_id = self._new_id()
+        self._cancels[request_id] = threading.Event()
+        chosen = None if paths is None else [str(p) for p in paths]
+        self._rescanRequested.emit(request_id, collection, chosen, self._cancels[request_id])
+        return request_id
+
+    def unfollow_folder(self, collection: str, path: str, *, remove_photos: bool = True) -> int:
+        request_id = self._new_id()
+        self._unfollowRequested.emit(request_id, collection, str(path), bool(remove_photos))
         return request_id
 
     def import_paths(self, collection: str, paths: list[str], *, create_schema: dict | None = None) -> int:
@@ -184,6 +254,14 @@ class EngineClient(QObject):
     def _on_search_finished(self, request_id: int, result: dict) -> None:
         if request_id == self._latest_search and self._running:
             self.searchFinished.emit(request_id, result)
+
+    @Slot(int, str, object)
+    def _on_folders_scanned(self, request_id: int, collection: str, reports: list[dict]) -> None:
+        follow = request_id in self._follows and bool(reports)  # a failed follow has no reports
+        self._follows.discard(request_id)
+        if not follow and not any(r["to_import"] for r in reports):
+            self._cancels.pop(request_id, None)  # no import follows to end it
+        self.foldersScanned.emit(request_id, collection, reports)
 
     @Slot(int, object)
     def _on_import_finished(self, request_id: int, summary: object) -> None:

@@ -58,6 +58,8 @@ class ImportJob:
     failed: list[SkippedFile] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     error: str | None = None
+    # Photos a folder rescan found already in the library (not part of ``files``, so not in progress).
+    already_there: int = 0
 
     @property
     def total(self) -> int:
@@ -93,9 +95,9 @@ class ImportJob:
         return ImportSummary(
             request_id=self.request_id,
             collection=self.collection,
-            total=self.total,
+            total=self.total + self.already_there,
             imported=self.imported,
-            unchanged=self.unchanged,
+            unchanged=self.unchanged + self.already_there,
             not_attempted=self.total - self.position,
             problems=[*self.skipped, *self.failed],
             cancelled=self.cancel.is_set() and self.position < self.total,

@@ -25,6 +25,7 @@ from app.gui.model_dialog import ModelDialog
 from app.gui.problems import MODEL_MISSING, EngineProblem
 from app.gui.search_controller import Query
 from app.gui.settings import Settings
+from app.gui.window_folders import FolderHandling
 from app.gui.window_imports import ImportHandling
 from app.gui.window_layout import WindowLayout
 from app.resources import default_model
@@ -36,7 +37,7 @@ EMPTY_LIBRARY_TEXT = "Drop photos or folders here to start\n\nor choose File ›
 IMPORT_REFRESH_MS = 1000
 
 
-class MainWindow(QMainWindow, WindowLayout, ImportHandling):
+class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
     """The app's window over an engine in ``data_dir`` (default: ``app.paths.data_dir()``)."""
 
     engineOpened = Signal()
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling):
         self._refresh_timer.timeout.connect(self._refresh_after_import)
 
         self.build_layout()
+        self.setup_folders()
         self._connect_engine()
         self._restore_geometry()
         self.restore_zoom()
@@ -135,6 +137,7 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling):
             self.search_field.clear()
         self.search.set_collection(collection, keep_query=keep_query)
         name = collection["name"] if collection else None
+        self.folders_collection_switched(name)
         self.settings.last_collection = name
         self.setWindowTitle(f"{name} – Photoseek" if name else "Photoseek")
         self._update_empty_text()
@@ -179,6 +182,9 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling):
         collection = self._collections.get(self.search.collection_name or "")
         if collection is None or int(collection.get("num_documents", 0)) == 0:
             self.results_view.setEmptyText(EMPTY_LIBRARY_TEXT)
+        elif self.search.filter_by:
+            what = "" if query.is_library else f" and {query.describe()}"
+            self.results_view.setEmptyText(f"No photos match the filters{what}.")
         elif query.is_library:
             self.results_view.setEmptyText("This collection is empty.")
         else:
@@ -189,9 +195,10 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling):
         if self._finishing is not None:
             self._complete_import(self._finishing)
         self._update_empty_text(query)
-        # The library listing's size is already in library_status; a count here would repeat it.
-        searched = f"Search: {elapsed_ms:,.0f} ms · {found:,} found"
-        self.search_status.setText("" if query.is_library else searched)
+        # The unfiltered library listing's size is already in library_status; a count would repeat it.
+        more = "+" if self.search.more_possible else ""
+        searched = f"Search: {elapsed_ms:,.0f} ms · {found:,}{more} found"
+        self.search_status.setText("" if query.is_library and not self.search.filter_by else searched)
         self.results_view.scrollToTop()  # a new search starts at its best match, the library at its newest
         self.resultsShown.emit(query)
 
@@ -208,8 +215,8 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling):
 
     @Slot(int, str, object)
     def _on_failed(self, request_id: int, operation: str, problem: EngineProblem) -> None:
-        if operation in ("search", "download"):
-            return  # the search controller and the model dialog report these
+        if operation in ("search", "download", "duplicates", "trash", "facets"):
+            return  # the search controller, the model dialog and the duplicates window report these
         if problem.kind == MODEL_MISSING:
             retry = self._imports.get(request_id) if operation == "import" else None
             self._offer_model(problem, ("import", retry) if retry else ("warm_up", None))
@@ -250,7 +257,10 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling):
         for kind, payload in retries:
             if kind == "import" and isinstance(payload, tuple):
                 collection, paths_, schema = payload
-                self._start_import(collection, paths_, schema)
+                if paths_:
+                    self._start_import(collection, paths_, schema)
+                else:  # the photos a folder rescan found: rescanning finds them again
+                    self.client.rescan_folders(collection)
             elif kind == "search":
                 self.search.refresh()
 

@@ -110,8 +110,11 @@ class ResultsModel(QAbstractListModel):
         self._ids_by_key.clear()
         self.endResetModel()
 
-    def append_results(self, hits: list[dict]) -> None:
-        """Add the next page. Hits already shown (pages shift when documents change) are skipped."""
+    def append_results(self, hits: list[dict], *, found: int | None = None) -> None:
+        """Add the next page. Hits already shown (pages shift when documents change) are skipped.
+        ``found`` replaces the count when the search learnt more (a filtered search paging on)."""
+        if found is not None:
+            self._found = max(found, len(self._hits))
         checked = _validated(hits, len(self._hits))
         self._more_pending = False
         self._pages_loaded += 1

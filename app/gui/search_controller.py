@@ -1,5 +1,6 @@
-"""What the grid shows: the current query (words, an image, "similar to", or the whole library), turned into
-Typesense search parameters, debounced, paged and fed into the results model.
+"""What the grid shows: the current query (words, an image, "similar to", or the whole library) and the
+filter bar's ``filter_by``, turned into Typesense search parameters, debounced, paged and fed into the
+results model.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class SearchController(QObject):
 
     searchCompleted = Signal(object, float, int)  # Query, milliseconds, found
     searchFailed = Signal(object, object)  # Query, EngineProblem
+    collectionUpdated = Signal(object)  # the current collection's dict (None: none) when set or re-counted
 
     def __init__(self, client: EngineClient, model: ResultsModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -65,9 +67,11 @@ class SearchController(QObject):
         self._collection: dict | None = None
         self._query = Query()
         self._min_similarity = 0.0  # 0: no threshold
-        self._shown: tuple[str, Query] | None = None  # what the grid holds now
+        self._filter = ""  # Typesense filter_by added to every search ("" = none)
+        self._shown: tuple[str, Query, str] | None = None  # what the grid holds now
         self._request_id = 0
         self._request_page = 1
+        self.more_possible = False  # the last search's found is a lower bound ("250+ found")
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -114,12 +118,29 @@ class SearchController(QObject):
         if not same:
             if not keep_query:
                 self._query = Query()
+            self._filter = ""  # folders and dates belong to the collection they were chosen in
             self.run_now()
+        self.collectionUpdated.emit(collection)
 
     def update_collection(self, collection: dict) -> None:
         """New counts/schema for the current collection, without re-running anything."""
         if collection.get("name") == self.collection_name:
             self._collection = collection
+            self.collectionUpdated.emit(collection)
+
+    @property
+    def filter_by(self) -> str:
+        return self._filter
+
+    def set_filter(self, filter_by: str) -> None:
+        """Show only photos matching ``filter_by`` (Typesense syntax; "" = all) in every kind of search;
+        the current query runs again at once."""
+        filter_by = filter_by.strip()
+        if filter_by == self._filter:
+            return
+        self._filter = filter_by
+        self._shown = None
+        self.run_now()
 
     # -- query changes -----------------------------------------------------------------------------
 
@@ -160,6 +181,8 @@ class SearchController(QObject):
         embedding, image = collection_fields(self._collection)
         query = self._query
         params: dict = {"q": "*", "per_page": PER_PAGE, "page": page}
+        if self._filter:
+            params["filter_by"] = self._filter
         # The grid thumbnails photos from their files; stored image copies would make every page huge.
         params["exclude_fields"] = ",".join(f for f in (embedding, image) if f)
         if query.is_library:
@@ -200,12 +223,12 @@ class SearchController(QObject):
             self._shown = None
             self._model.clear()
             return
-        if self._shown == (name, self._query):
+        if self._shown == (name, self._query, self._filter):
             return  # e.g. Enter after the debounce already ran this exact search
         params = self.params(1)
         if params is None:
             return
-        self._shown = (name, self._query)
+        self._shown = (name, self._query, self._filter)
         self._request_page = 1
         self._request_id = self._client.search(name, params)
 
@@ -226,18 +249,24 @@ class SearchController(QObject):
         hits = result.get("hits", [])
         page = int(result.get("page", 1) or 1)
         found = int(result.get("found", len(hits)))
-        if not self._query.is_library and self._min_similarity <= 0.0 and found >= page * PER_PAGE:
-            # A vector search finds only as many as it was asked for (k = page x per_page); the rest of
-            # the library is still there in rank order, so let the grid keep paging into it. (Under a
-            # threshold the count must stay what passed it, so such a search stops at its first page.)
-            found = max(found, int(result.get("out_of", found)))
+        model_found = found
+        if not self._query.is_library and found >= page * PER_PAGE:
+            if self._min_similarity <= 0.0 and not self._filter:
+                # A vector search finds only as many as it was asked for (k = page x per_page); the rest
+                # of the library is still there in rank order, so let the grid keep paging into it.
+                model_found = found = max(found, int(result.get("out_of", found)))
+            else:
+                # Under a threshold or a filter the rest is not the whole library: how many more pass is
+                # known only by asking for the next page, so the grid pages on while pages come back full.
+                model_found = page * PER_PAGE + 1
+        self.more_possible = model_found > found
         if page <= 1:
             _, image = collection_fields(self._collection)
             scored = not self._query.is_library
-            self._model.set_results(hits, found=found, image_field=image, scored=scored)
+            self._model.set_results(hits, found=model_found, image_field=image, scored=scored)
             self.searchCompleted.emit(self._query, float(result.get("elapsed_ms", 0.0)), found)
         else:
-            self._model.append_results(hits)
+            self._model.append_results(hits, found=model_found)
 
     @Slot(int, str, object)
     def _on_failed(self, request_id: int, operation: str, problem: EngineProblem) -> None:

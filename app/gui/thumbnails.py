@@ -7,12 +7,12 @@ whatever was painted last is what the user is looking at, so it is decoded first
 scrolled away can be dropped with :meth:`ThumbnailLoader.retain_pending`.
 
 Thumbnails are also written to a disk cache so that reopening a collection does not decode every photo again.
+
+Decoding itself (Qt where it can, Pillow for RAW previews and HEIC) is in ``thumbnail_decode``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hashlib
 import os
@@ -24,20 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import (
-    QBuffer,
-    QByteArray,
-    QIODevice,
     QObject,
     QRunnable,
-    QSize,
-    Qt,
     QThreadPool,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QImage, QImageReader, QPixmap
+from PySide6.QtGui import QImage, QPixmap
 
 from app import paths
+from app.gui.thumbnail_decode import decode_base64, decode_bytes, decode_file
 
 
 class ThumbnailState:
@@ -84,39 +80,6 @@ def job_key(
     raise ValueError("a thumbnail needs a file path or a stored image")
 
 
-def _fit(size: QSize, box: int) -> QSize:
-    """Scale ``size`` to fit a ``box`` x ``box`` square, keeping aspect and never enlarging."""
-    if size.width() <= box and size.height() <= box:
-        return QSize(size)
-    return size.scaled(box, box, Qt.AspectRatioMode.KeepAspectRatio)
-
-
-def _decode_scaled(reader: QImageReader, box: int) -> QImage:
-    reader.setAutoTransform(True)  # EXIF orientation
-    original = reader.size()
-    if original.isValid() and not original.isEmpty():
-        # Formats such as JPEG decode straight to the smaller size, which is much faster than scaling after.
-        # Fitting into a square box is unaffected by the EXIF rotation swapping width and height.
-        reader.setScaledSize(_fit(original, box))
-    image = reader.read()
-    if image.isNull():
-        raise ValueError(reader.errorString() or "unreadable image")
-    if image.width() > box or image.height() > box:
-        image = image.scaled(
-            box, box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-        )
-    return image
-
-
-def _decode_base64(text: str) -> bytes:
-    if text.startswith("data:") and "," in text:
-        text = text.split(",", 1)[1]  # tolerate data URLs pasted into documents
-    try:
-        return base64.b64decode(text, validate=False)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"stored image is not valid base64: {exc}") from exc
-
-
 def _read_cached(cache_file: Path) -> QImage | None:
     if not cache_file.is_file():
         return None
@@ -159,7 +122,7 @@ def load_thumbnail(job: ThumbnailJob, cache_dir: Path | None) -> ThumbnailResult
         if identity is None:
             if job.image_base64 is None:
                 return ThumbnailResult(job.key, ThumbnailState.MISSING, error="file not found")
-            data = _decode_base64(job.image_base64)
+            data = decode_base64(job.image_base64)
             identity = f"b64\0{hashlib.sha1(data).hexdigest()}\0{job.size}"
 
         cache_file = _cache_file(cache_dir, identity) if cache_dir is not None else None
@@ -168,15 +131,7 @@ def load_thumbnail(job: ThumbnailJob, cache_dir: Path | None) -> ThumbnailResult
             if cached is not None:
                 return ThumbnailResult(job.key, ThumbnailState.READY, cached, from_cache=True)
 
-        if data is None:
-            reader = QImageReader(job.path)
-            image = _decode_scaled(reader, job.size)
-        else:
-            buffer = QBuffer()
-            buffer.setData(QByteArray(data))
-            buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-            image = _decode_scaled(QImageReader(buffer), job.size)
-            buffer.close()
+        image = decode_file(job.path, job.size) if data is None else decode_bytes(data, job.size)
 
         if cache_file is not None:
             # A read-only or full cache only costs speed next time.

@@ -20,24 +20,37 @@ DEFAULT_COLLECTION = "Photos"
 
 class ImportHandling:
     def import_paths(self, paths_: list[str]) -> int | None:
-        """Import files and folders (recursively) into the current collection, creating the default
-        "Photos" collection when there is none. Returns the request id (None until the engine is open,
-        in which case the import starts as soon as it is)."""
+        """Import files into the current collection and follow folders (see window_folders), creating
+        the default "Photos" collection when there is none. Returns the request id of the file import,
+        or of following the folders when only folders came (None until the engine is open, in which
+        case it starts as soon as it is)."""
         paths_ = [str(p) for p in paths_ if str(p)]
+        folders = [p for p in paths_ if Path(p).is_dir()]
+        if folders and self._engine_open:
+            # A dropped folder becomes part of the library: it is followed, so later changes on disk
+            # reach the collection without importing it again.
+            follow_id = self.follow_folders(folders)
+            paths_ = [p for p in paths_ if p not in folders]
+            if not paths_:
+                return follow_id
         if not paths_:
             return None
         if not self._engine_open:
             self._deferred_imports.append(paths_)
             self.import_panel.start(0)
             return None
-        collection = self.current_collection()
-        schema = None
-        if collection is None:
-            collection = DEFAULT_COLLECTION
-            schema = photo_schema(collection, default_model())
-            self._select_when_listed = collection
-        self.settings.last_import_dir = str(Path(paths_[0]).parent)
+        collection, schema = self.import_target(paths_[0])
         return self._start_import(collection, paths_, schema)
+
+    def import_target(self, first_path: str) -> tuple[str, dict | None]:
+        """The collection new photos go to, with the schema to create it with when there is none yet
+        (the default "Photos"); remembers where the photos came from for the next file dialog."""
+        self.settings.last_import_dir = str(Path(first_path).parent)
+        collection = self.current_collection()
+        if collection is not None:
+            return collection, None
+        self._select_when_listed = DEFAULT_COLLECTION
+        return DEFAULT_COLLECTION, photo_schema(DEFAULT_COLLECTION, default_model())
 
     def _start_import(self, collection: str, paths_: list[str], schema: dict | None) -> int:
         request_id = self.client.import_paths(collection, paths_, create_schema=schema)

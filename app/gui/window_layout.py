@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.duplicates_dialog import open_duplicates
+from app.gui.filter_bar import FilterBar
 from app.gui.icons import icon, set_themed_icon
 from app.gui.import_panel import ImportPanel
 from app.gui.mime import QueryImageError, read_query_image
@@ -59,6 +61,7 @@ class WindowLayout:
         self.search = SearchController(self.client, self.results_model, self)
         self.photo_actions = PhotoActions(self.results_view, self.results_model, self)
         self.import_panel = ImportPanel()
+        self.filter_bar = FilterBar()
         self.collections_list = QListWidget()
         self.collections_list.setObjectName("collectionsList")
 
@@ -87,7 +90,7 @@ class WindowLayout:
         left_layout.addWidget(self.collections_list, 1)
         left_layout.addLayout(buttons)
 
-        # Right: search bar, grid, import strip.
+        # Right: search bar, filter bar, grid, import strip.
         self.import_button = QToolButton()
         self.import_button.setObjectName("importButton")
         set_themed_icon(self.import_button, "import")
@@ -106,6 +109,7 @@ class WindowLayout:
         right_layout.setContentsMargins(4, 10, 10, 6)
         right_layout.setSpacing(8)
         right_layout.addLayout(top)
+        right_layout.addWidget(self.filter_bar)
         right_layout.addWidget(self.results_view, 1)
         right_layout.addWidget(self.import_panel)
 
@@ -191,8 +195,13 @@ class WindowLayout:
             "import",
         )
         self.import_folder_action = a(
-            "importFolderAction", "Import Folder…", self.choose_import_folder, "Ctrl+Shift+O", "folder"
+            "importFolderAction", "Add Folder…", self.choose_import_folder, "Ctrl+Shift+O", "folder"
         )
+        self.folders_action = a("foldersAction", "Folders…", self.show_folders)
+        self.rescan_action = a(
+            "rescanAction", "Rescan Folders", self.rescan_folders, QKeySequence.StandardKey.Refresh
+        )
+        self.duplicates_action = a("duplicatesAction", "Find Duplicates…", lambda: open_duplicates(self))
         self.search_image_action = a(
             "searchByImageAction", "Search by Image…", self.choose_query_image, "Ctrl+I", "image"
         )
@@ -236,6 +245,10 @@ class WindowLayout:
         photo_menu.addSeparator()
         photo_menu.addAction(self.photo_actions.remove)
         photo_menu.aboutToShow.connect(self.photo_actions.update_enabled)
+        library_menu = menus.addMenu("&Library")
+        library_menu.addActions([self.folders_action, self.rescan_action])
+        library_menu.addSeparator()
+        library_menu.addAction(self.duplicates_action)
         view_menu = menus.addMenu("&View")
         view_menu.addActions([self.zoom_in_action, self.zoom_out_action])
         help_menu = menus.addMenu("&Help")
@@ -251,6 +264,10 @@ class WindowLayout:
         field.escapePressed.connect(self.clear_search)
         field.textChanged.connect(self._on_search_text_changed)
         self.collections_list.currentItemChanged.connect(lambda *_: self._on_collection_selected())
+        self.filter_bar.filterChanged.connect(self.search.set_filter)
+        self.filter_bar.optionsWanted.connect(self._request_filter_options)
+        self.client.facetsFinished.connect(lambda _id, _name, result: self.filter_bar.set_facets(result))
+        self.search.collectionUpdated.connect(self.filter_bar.on_collection)
         self.import_panel.cancelRequested.connect(self.cancel_import)
         self.import_panel.detailsRequested.connect(self.show_import_details)
         self.photo_actions.findSimilarRequested.connect(self.find_similar)
@@ -261,6 +278,10 @@ class WindowLayout:
         self.results_model.modelReset.connect(self.photo_actions.update_enabled)
 
     # -- small UI behaviours -------------------------------------------------------------------------
+
+    def _request_filter_options(self, params: dict) -> None:
+        if self.search.collection_name is not None:
+            self.client.facets(self.search.collection_name, params)
 
     def fill_collections_list(self, collections: list[dict], current: str | None) -> None:
         """Show ``collections`` (sorted by name) with ``current`` selected, without emitting selection
@@ -332,7 +353,7 @@ class WindowLayout:
 
     def choose_import_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self, "Import a Folder of Photos", self.settings.last_import_dir
+            self, "Add a Folder of Photos (Photoseek keeps it in step)", self.settings.last_import_dir
         )
         if folder:
             self.import_paths([folder])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import QSpinBox
 
 from app.gui.settings import Settings
@@ -91,3 +92,27 @@ def test_the_threshold_is_remembered(make_window, qtbot, shapes_dir: Path) -> No
     reopened.search.submit_text("a red circle")
     wait_for_query(qtbot, reopened, lambda q: q.text == "a red circle")
     assert all(name.startswith("red_circle") for name in result_names(reopened))
+
+
+@requires_tiny_model
+def test_a_threshold_search_pages_past_its_first_page(
+    make_window, qtbot, shapes_dir: Path, monkeypatch
+) -> None:
+    """More hits pass than one page holds: the grid keeps paging, and the count says it is a lower bound."""
+    from app.gui import search_controller
+
+    monkeypatch.setattr(search_controller, "PER_PAGE", 5)
+    window = make_window()
+    import_and_wait(qtbot, window, [shapes_dir])
+    window.threshold_control.setValue(40)
+    window.search.submit_text("a red circle")
+    wait_for_query(qtbot, window, lambda q: q.text == "a red circle")
+    assert window.search_status.text().endswith("5+ found")
+    model = window.results_model
+    while model.canFetchMore(QModelIndex()):
+        with qtbot.waitSignal(window.client.searchFinished, timeout=SEARCH_WAIT_MS):
+            model.fetchMore(QModelIndex())
+    shown = similarities(window)
+    assert 5 < len(shown) < SHAPES_IN_FOLDER
+    assert all(s >= 0.40 for s in shown)
+    assert shown == sorted(shown, reverse=True)

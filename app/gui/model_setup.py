@@ -1,0 +1,62 @@
+"""Which model a collection uses, and installing model weights the user already has on disk.
+
+Runs on the engine thread (it imports the engine lazily, so importing this module stays cheap).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+
+def model_config_of(collection: dict | None) -> dict | None:
+    """The model_config of a collection's first embedding field (None for a collection without one)."""
+    for field in (collection or {}).get("fields", []):
+        config = (field.get("embed") or {}).get("model_config") or {}
+        if config.get("model_name"):
+            return dict(config)
+    return None
+
+
+def model_of(collection: dict | None) -> str | None:
+    config = model_config_of(collection)
+    return str(config["model_name"]) if config else None
+
+
+def install_weights_file(model_name: str, source: Path, cancel: threading.Event | None = None) -> Path:
+    """Copy a weights file the user already has to where the engine looks for ``model_name``'s weights.
+
+    The copy is checked by loading the model from it, so a wrong or damaged file is refused at once (and
+    removed) instead of failing at the next search.
+    """
+    from app.engine import models
+    from app.engine.embedder import load_embedder
+    from app.engine.errors import ModelUnavailable
+
+    spec = models.resolve_model({"model_name": model_name})
+    suffix = source.suffix.lower()
+    candidates = models.weights_sources(spec)
+    target = next((c.path for c in candidates if c.path.suffix.lower() == suffix), None)
+    if target is None:
+        wanted = sorted({c.path.suffix for c in candidates}) or [".safetensors"]
+        raise ModelUnavailable(
+            f"`{source.name}` is not a weights file Photoseek can use for `{model_name}`: "
+            f"expected a {' or '.join(wanted)} file."
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".copying")
+    try:
+        with open(source, "rb") as src, open(partial, "wb") as dst:
+            while chunk := src.read(1 << 22):
+                if cancel is not None and cancel.is_set():
+                    raise ModelUnavailable("Copying the weights file was cancelled.")
+                dst.write(chunk)
+        os.replace(partial, target)
+        models.verify_cached_weights(spec, target)
+        load_embedder(spec)
+    except BaseException:
+        for leftover in (partial, target, target.with_name(target.name + ".sha256")):
+            leftover.unlink(missing_ok=True)
+        raise
+    return target

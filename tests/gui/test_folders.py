@@ -1,0 +1,124 @@
+"""Followed folders in the desktop app: a dropped folder is followed, changes on disk reach the grid by
+themselves (file-system watching), an unplugged folder is reported and keeps its photos, and the Folders
+dialog lists, rescans and removes folders. Real engine, tiny model, real files and QFileSystemWatcher."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtWidgets import QMessageBox
+
+from app.gui.folders_dialog import FoldersDialog
+from app.shapes import draw_shape, encode_image, write_shape_folder
+
+from .conftest import IMPORT_WAIT_MS, SEARCH_WAIT_MS, import_and_wait, requires_tiny_model, result_names
+
+
+def library_names(qtbot, window) -> list[str]:
+    window.search.refresh()
+    qtbot.waitSignal(window.resultsShown, timeout=SEARCH_WAIT_MS).wait()
+    return sorted(result_names(window))
+
+
+def photo_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "Camera"
+    write_shape_folder(folder, per_class=1, colours=("red", "blue"), shapes=("circle", "square"))
+    write_shape_folder(folder / "2024", per_class=1, colours=("green",), shapes=("star",))
+    return folder
+
+
+@requires_tiny_model
+def test_a_dropped_folder_is_followed_and_watched(make_window, qtbot, tmp_path: Path) -> None:
+    folder = photo_folder(tmp_path)
+    window = make_window()
+    summary = import_and_wait(qtbot, window, [folder])
+    assert summary.imported == 5
+
+    dialog = window.show_folders()
+    assert isinstance(dialog, FoldersDialog)
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=SEARCH_WAIT_MS)
+    item = dialog.tree.topLevelItem(0)
+    assert [item.text(c) for c in range(3)] == [str(folder), "5", "Up to date"]
+    assert set(window.folder_watcher.watched()) >= {str(folder), str(folder / "2024")}
+
+    # Dropping it again reports it is up to date instead of importing anything twice.
+    again = import_and_wait(qtbot, window, [folder])
+    assert again.imported == 0 and again.unchanged == 5
+    dialog.close()
+
+
+@requires_tiny_model
+def test_changes_on_disk_reach_the_grid_without_asking(make_window, qtbot, tmp_path: Path) -> None:
+    folder = photo_folder(tmp_path)
+    window = make_window()
+    import_and_wait(qtbot, window, [folder])
+    window.folder_watcher._timer.setInterval(200)  # the debounce, shortened for the test
+
+    # A new photo copied in is embedded and shown (the rescan runs as an import).
+    with qtbot.waitSignal(window.importFinished, timeout=IMPORT_WAIT_MS):
+        (folder / "2024" / "yellow_ring_new.png").write_bytes(
+            encode_image(draw_shape("yellow", "ring", seed=5), "PNG")
+        )
+    qtbot.waitUntil(lambda: "yellow_ring_new.png" in library_names(qtbot, window), timeout=SEARCH_WAIT_MS)
+
+    # A rename and a deletion follow without embedding anything again.
+    (folder / "red_circle_000.png").rename(folder / "2024" / "renamed-circle.png")
+    (folder / "blue_square_000.png").unlink()
+
+    def renamed_and_deleted() -> bool:
+        names = library_names(qtbot, window)
+        return (
+            "renamed-circle.png" in names
+            and "red_circle_000.png" not in names
+            and "blue_square_000.png" not in names
+        )
+
+    qtbot.waitUntil(renamed_and_deleted, timeout=SEARCH_WAIT_MS)
+    assert len(library_names(qtbot, window)) == 5
+
+
+@requires_tiny_model
+def test_an_unplugged_folder_is_offline_and_its_photos_stay(make_window, qtbot, tmp_path: Path) -> None:
+    folder = photo_folder(tmp_path)
+    window = make_window()
+    import_and_wait(qtbot, window, [folder])
+    away = tmp_path / "elsewhere"
+    shutil.move(folder, away)
+    window.rescan_folders()
+    qtbot.waitUntil(lambda: window.folders_status.isVisible(), timeout=SEARCH_WAIT_MS)
+    assert "1 folder offline" in window.folders_status.text()
+    assert str(folder) in window.folders_status.toolTip()
+    assert len(library_names(qtbot, window)) == 5
+
+    shutil.move(away, folder)  # plugged back in: the watcher on its parent notices
+    window.folder_watcher._timer.setInterval(200)
+    qtbot.waitUntil(lambda: not window.folders_status.isVisible(), timeout=SEARCH_WAIT_MS)
+    assert len(library_names(qtbot, window)) == 5
+
+
+@requires_tiny_model
+def test_removing_a_folder_in_the_dialog(make_window, qtbot, tmp_path: Path, monkeypatch) -> None:
+    folder = photo_folder(tmp_path)
+    window = make_window()
+    import_and_wait(qtbot, window, [folder])
+    dialog = window.show_folders()
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=SEARCH_WAIT_MS)
+    dialog.tree.topLevelItem(0).setSelected(True)
+    assert dialog.remove_button.isEnabled()
+
+    def answer_remove_photos(box: QMessageBox) -> int:
+        assert "Stop following" in box.text() and "5 photos" in box.informativeText()
+        remove = next(b for b in box.buttons() if b.text() == "Remove Photos")
+        remove.click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", answer_remove_photos)
+    with qtbot.waitSignal(window.client.foldersChanged, timeout=SEARCH_WAIT_MS):
+        dialog.remove_button.click()
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 0, timeout=SEARCH_WAIT_MS)
+    assert dialog.empty_label.isVisible()
+    assert library_names(qtbot, window) == []
+    assert (folder / "red_circle_000.png").exists()  # files are never touched
+    assert window.folder_watcher.watched() == [] or not window.folder_watcher.roots
+    dialog.close()
