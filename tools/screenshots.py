@@ -4,7 +4,9 @@
 
 Runs the real window (offscreen, so no display is needed) over a throw-away library that uses the tiny
 test model, and saves: empty.png (first launch), importing.png (an import in progress), text-search.png
-(results for a typed query) and find-similar.png (photos like a chosen one).
+(results for a typed query), find-similar.png (photos like a chosen one), filters.png (a text search
+narrowed by the filter bar and the similarity threshold), folders.png (the followed folders, one of them
+offline) and duplicates.png (the "Find duplicates" window over copies planted in a second folder).
 """
 
 from __future__ import annotations
@@ -52,10 +54,15 @@ def take_screenshots(photos: Path, out: Path, per_class: int) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.gui.app import create_application
+    from app.gui.duplicates_dialog import open_duplicates
     from app.gui.main_window import MainWindow
     from app.shapes import write_shape_folder
 
     write_shape_folder(photos, per_class=per_class, size=(320, 240), fmt="JPEG")
+    phone = photos.parent / "Phone"
+    plant_copies(photos, phone)
+    usb = photos.parent / "USB stick"
+    write_shape_folder(usb, per_class=1, colours=("yellow",), shapes=("ring",), size=(320, 240))
     app = create_application(["photoseek-screenshots"])
     out.mkdir(parents=True, exist_ok=True)
     window = MainWindow()
@@ -122,6 +129,9 @@ def take_screenshots(photos: Path, out: Path, per_class: int) -> int:
     )
     window.dropEvent(drop)
     wait_for(window.importFinished)
+    for folder in (phone, usb):
+        window.follow_folders([str(folder)])
+        wait_for(window.importFinished)
     window.import_panel.hide()
 
     window.search_field.setText("a red circle")
@@ -145,9 +155,65 @@ def take_screenshots(photos: Path, out: Path, per_class: int) -> int:
     settle()
     save("find-similar.png")
 
+    # The filter bar (the "Shapes" folder, JPEG only) and the threshold on a text search.
+    window.clear_search()
+    wait_for(window.resultsShown, lambda query: query.is_library)
+    combo = window.filter_bar.folder_combo
+    window.filter_bar.request_options()  # its own refresh waits for imports to settle
+    wait_for(window.filter_bar.optionsChanged)
+    combo.setCurrentIndex(next(i for i in range(combo.count()) if "Shapes" in combo.itemText(i)))
+    window.threshold_control.setValue(60)
+    window.search_field.setText("a red circle")
+    window.search.submit_text("a red circle")
+    wait_for(window.resultsShown, lambda query: query.text == "a red circle")
+    settle()
+    save("filters.png")
+    window.filter_bar.clear_filters()
+    window.threshold_control.setValue(0)
+
+    # A followed folder on a drive that was unplugged.
+    usb.rename(usb.with_name("USB stick (ejected)"))
+    window.rescan_folders()
+    wait_for(window.client.foldersChanged)
+    dialog = window.show_folders()
+    wait_for(window.client.foldersChanged)
+    settle()
+    grab(dialog, out / "folders.png")
+    dialog.close()
+
+    duplicates = open_duplicates(window)
+    wait_for(duplicates.groupsShown)
+    # The tiny test model knows only colour and shape, so two drawings of one kind sit ~0.01 apart:
+    # 99.9% keeps to the planted copies (re-encoded or rescaled, <= 0.0001 apart).
+    duplicates.threshold_control.setValue(99.9)
+    duplicates.find()
+    wait_for(duplicates.groupsShown)
+    duplicates.resize(980, 620)
+    settle(1500)
+    grab(duplicates, out / "duplicates.png")
+    duplicates.close()
+
     window.close()
     QApplication.processEvents()
     return 0
+
+
+def plant_copies(photos: Path, phone: Path) -> None:
+    """A second folder holding re-encoded and rescaled copies of some photos: duplicates to find."""
+    from PIL import Image
+
+    phone.mkdir(parents=True, exist_ok=True)
+    for n, original in enumerate(sorted(photos.glob("*_000.jpg"))[:6]):
+        with Image.open(original) as img:
+            if n % 2:
+                img.resize((160, 120)).save(phone / f"IMG_{n:04d}.jpg", quality=80)
+            else:
+                img.save(phone / f"IMG_{n:04d}.png")
+
+
+def grab(widget, path: Path) -> None:
+    widget.grab().save(str(path))
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
