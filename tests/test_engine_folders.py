@@ -185,13 +185,13 @@ def test_an_unplugged_folder_is_offline_and_keeps_its_photos(engine: Engine, lib
     assert folders(engine).retrieve()[0]["status"] == "online"
 
 
-def test_an_empty_mount_point_is_treated_as_offline(engine: Engine, library: Path) -> None:
+def test_a_folder_emptied_on_its_own_drive_loses_its_photos(engine: Engine, library: Path) -> None:
     synced(engine, library)
     for child in list(library.iterdir()):
         shutil.rmtree(child) if child.is_dir() else child.unlink()
     (report,) = folders(engine).sync()
-    assert report["status"] == "offline" and "mounted" in report["reason"]
-    assert count(engine) == 3
+    assert report["status"] == "online" and len(report["removed"]) == 3
+    assert count(engine) == 0
 
 
 def test_nested_folders_are_followed_once(engine: Engine, library: Path) -> None:
@@ -282,3 +282,87 @@ def test_a_broken_file_is_not_tried_again_until_it_changes(engine: Engine, libra
     assert top_hit_path(engine, "a purple cross") == str(broken)
     (report,) = folders(engine).sync()
     assert report["unchanged"] == 4 and report["known_failures"] == []
+
+
+def test_photos_behind_a_symlinked_folder_are_kept(engine: Engine, library: Path, tmp_path: Path) -> None:
+    external = tmp_path / "external"
+    external.mkdir()
+    (external / "linked.png").write_bytes(shape_bytes("purple", "cross", 0, "PNG"))
+    (library / "Phone").symlink_to(external, target_is_directory=True)
+    engine.collections["images"].documents.import_files([library / "Phone"])
+    report = synced(engine, library)
+    assert report["removed"] == [] and count(engine) == 4
+    assert str(library / "Phone") not in report["ignored"]
+
+
+def test_a_subfolder_that_cannot_be_listed_keeps_its_photos(
+    engine: Engine, library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced(engine, library)
+    from app.engine import folders as folders_module
+
+    real_scandir = os.scandir
+
+    def flaky_share(path="."):  # what an unreachable network folder or a privacy prompt does
+        if str(path).endswith("deeper"):
+            raise OSError(5, "Input/output error", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(folders_module.os, "scandir", flaky_share)
+    (report,) = folders(engine).sync()
+    assert report["removed"] == [] and count(engine) == 3
+
+
+def test_a_folder_emptied_into_another_followed_folder_moves_its_photos(
+    engine: Engine, library: Path, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "Inbox"
+    inbox.mkdir()
+    (inbox / "new.png").write_bytes(shape_bytes("purple", "cross", 0, "PNG"))
+    folders(engine).add(library)
+    folders(engine).add(inbox)
+    folders(engine).sync()
+    shutil.move(inbox / "new.png", library / "sorted.png")
+    reports = {r["folder"]: r for r in folders(engine).sync()}
+    assert reports[str(inbox)]["status"] == "online"
+    assert reports[str(library)]["moved"] == [[str(inbox / "new.png"), str(library / "sorted.png")]]
+    assert count(engine) == 4 and reports[str(library)]["imported"] == 0
+
+
+def test_an_empty_folder_on_another_drive_than_before_is_offline(engine: Engine, library: Path) -> None:
+    """An unmounted mount point: an empty folder on the parent's drive instead of the photos' drive."""
+    synced(engine, library)
+    for child in list(library.iterdir()):
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    conn = sqlite3.connect(engine.data_dir / "photoseek.db")
+    conn.execute("UPDATE sources SET device = device + 1")
+    conn.commit()
+    conn.close()
+    (report,) = folders(engine).sync()
+    assert report["status"] == "offline" and "mounted" in report["reason"]
+    assert count(engine) == 3
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_imported(
+    engine: Engine, library: Path
+) -> None:
+    odd = os.fsdecode(bytes(library) + b"/caf\xe9.png")
+    Path(odd).write_bytes(shape_bytes("purple", "cross", 0, "PNG"))
+    report = synced(engine, library)
+    assert report["imported"] == 3
+    assert [f["path"] for f in report["failed"]] == [odd] and "UTF-8" in report["failed"][0]["error"]
+    results = engine.collections["images"].documents.import_files([odd])
+    assert not results[0]["success"] and "rename" in results[0]["error"]
+
+
+def test_trashing_a_second_path_to_the_same_file_keeps_the_file(
+    engine: Engine, library: Path, tmp_path: Path
+) -> None:
+    documents = engine.collections["images"].documents
+    documents.import_files([library])
+    link = tmp_path / "Link"
+    link.symlink_to(library, target_is_directory=True)
+    documents.import_files([link])
+    (result,) = documents.trash_files([file_doc_id(link / "red-circle.png")])
+    assert result["success"] and result["trashed"] is False and "Same file" in result["note"]
+    assert (library / "red-circle.png").exists() and count(engine) == 5

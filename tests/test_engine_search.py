@@ -298,3 +298,55 @@ def test_collection_search_matches_multi_search(library: Library) -> None:
     via_multi = run(library, **params)
     assert hit_ids(direct) == hit_ids(via_multi)
     assert distances(direct) == distances(via_multi)
+
+
+def test_words_refine_an_image_or_a_stored_photo_query(tmp_path) -> None:
+    """Photoseek extension: `queries` beside `image:` or `id:` mix the photo with words ("like this, but
+    blue")."""
+    from engine_helpers import seed_schema, shape_b64
+
+    from app.engine import Engine
+
+    with Engine(tmp_path / "data") as engine:
+        engine.collections.create(seed_schema(("image",)))
+        docs = [
+            {"id": f"{colour}-{shape}", "name": shape, "image": shape_b64(colour, shape, seed=3)}
+            for colour in ("red", "blue")
+            for shape in ("circle", "square")
+        ]
+        assert all(r["success"] for r in engine.collections["images"].documents.import_(docs))
+        red_circle = shape_b64("red", "circle", seed=9)
+
+        def top(vector_query: str) -> list[str]:
+            result = search_one(engine, {"collection": "images", "q": "*", "vector_query": vector_query})
+            return hit_ids(result)
+
+        assert top(f"embedding:([], image:{red_circle})")[0] == "red-circle"
+        # Equal weights (the default) pull the blue circle above the red square ...
+        assert top(f"embedding:([], image:{red_circle}, queries:[`a blue circle`])")[:2] == [
+            "red-circle",
+            "blue-circle",
+        ]
+        # ... and words weighing double put it first.
+        weighted = f"embedding:([], image:{red_circle}, queries:[`a blue circle`], query_weights:[1, 2])"
+        assert top(weighted)[0] == "blue-circle"
+        refined = top("embedding:([], id:red-circle, queries:[`a red square`], query_weights:[1, 2])")
+        assert refined[0] == "red-square" and "red-circle" not in refined
+        error = search_error(
+            engine,
+            {
+                "collection": "images",
+                "q": "*",
+                "vector_query": "embedding:([], id:red-circle, queries:[`x`], query_weights:[1])",
+            },
+        )
+        assert error["code"] == 400 and "one weight for the photo first" in error["error"]
+        error = search_error(
+            engine,
+            {
+                "collection": "images",
+                "q": "*",
+                "vector_query": f"embedding:([], id:red-circle, image:{red_circle})",
+            },
+        )
+        assert error["code"] == 400 and "not both" in error["error"]

@@ -26,6 +26,11 @@ def file_doc_id(path: Path) -> str:
     return hashlib.sha1(str(path).encode("utf-8", "surrogateescape")).hexdigest()[:20]
 
 
+UNSTORABLE_NAME = (
+    "The file name is not valid UTF-8 (written by an old camera or another system?): rename the file "
+    "and Photoseek will pick it up."
+)
+
 _EXIF_IFD = 0x8769
 _DATE_TIME_ORIGINAL = 36867
 
@@ -140,6 +145,12 @@ def import_files(
             error = f"Cannot read the file: {exc.strerror}"
             results.append({"success": False, "path": str(path), "error": error})
             continue
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:
+            # SQLite stores text as UTF-8: such a name would fail the whole batch it lands in.
+            results.append({"success": False, "path": str(path), "error": UNSTORABLE_NAME})
+            continue
         if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
             results.append(
                 {
@@ -213,6 +224,7 @@ def trash_files(coll: Collection, ids: Iterable[str]) -> list[dict]:
     from send2trash import send2trash
     from send2trash.exceptions import TrashPermissionError
 
+    ids = list(ids)
     results: list[dict] = []
     for doc_id in ids:
         found = coll.db.get(coll.id, doc_id)
@@ -221,7 +233,13 @@ def trash_files(coll: Collection, ids: Iterable[str]) -> list[dict]:
             continue
         path = found[1].get("path")
         entry: dict = {"id": doc_id, "path": path}
-        if isinstance(path, str) and path and os.path.lexists(path):
+        kept = _same_file_kept_elsewhere(coll, found[1], set(ids))
+        if kept is not None:
+            # One file reached by two paths (a symlink, a hard link) is one photo listed twice: trashing
+            # "the copy" would trash the photo being kept. Only the extra listing goes.
+            entry["trashed"] = False
+            entry["note"] = f"Same file as {kept}, which is kept: only removed from the collection."
+        elif isinstance(path, str) and path and os.path.lexists(path):
             try:
                 send2trash(path)
             except (OSError, TrashPermissionError) as exc:
@@ -234,3 +252,19 @@ def trash_files(coll: Collection, ids: Iterable[str]) -> list[dict]:
         coll.delete_document(doc_id)
         results.append({**entry, "success": True})
     return results
+
+
+def _same_file_kept_elsewhere(coll: Collection, body: dict, leaving: set[str]) -> str | None:
+    """The path of a document that stays and is the very same file as ``body``'s, if there is one."""
+    digest, path = body.get("content_hash"), body.get("path")
+    if not digest or not isinstance(path, str):
+        return None
+    for other_id, other_path in coll.db.paths_with_hash(coll.id, digest):
+        if other_id in leaving or other_path == path:
+            continue
+        try:
+            if os.path.samefile(path, other_path):
+                return other_path
+        except OSError:
+            continue
+    return None

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from app.engine.collection import Collection
 from app.engine.errors import ObjectAlreadyExists, ObjectNotFound, RequestMalformed
-from app.engine.files import file_content_hash, file_doc_id, file_type_of, import_files
+from app.engine.files import UNSTORABLE_NAME, file_content_hash, file_doc_id, file_type_of, import_files
 from app.engine.images import SUPPORTED_EXTENSIONS
 from app.engine.importer import Progress
 
@@ -80,7 +80,10 @@ def _is_under(path: str, folder: str) -> bool:
 def list_folders(coll: Collection) -> list[dict]:
     """Followed folders with their last scan's status and how many photos came from each."""
     return [
-        {**source, "documents": len(coll.db.file_rows(coll.id, source["path"]))}
+        {
+            **{k: v for k, v in source.items() if k != "device"},
+            "documents": len(coll.db.file_rows(coll.id, source["path"])),
+        }
         for source in coll.db.sources(coll.id)
     ]
 
@@ -131,9 +134,12 @@ def _offline_reason(folder: str) -> str | None:
         return f"The folder cannot be read: {exc.strerror or exc}."
 
 
-def _walk(folder: str, scan: FolderScan) -> dict[str, os.stat_result]:
-    """Every supported image under ``folder`` with its stat; hidden entries left out."""
+def _walk(folder: str, scan: FolderScan) -> tuple[dict[str, os.stat_result], list[str]]:
+    """Every supported image under ``folder`` with its stat, hidden entries left out; and the paths whose
+    contents the walk could not see (a folder that failed to list, a symlinked folder, a file whose
+    stat failed), under which nothing may count as deleted."""
     found: dict[str, os.stat_result] = {}
+    unseen: list[str] = []
     pending = [folder]
     while pending:
         current = pending.pop()
@@ -141,27 +147,48 @@ def _walk(folder: str, scan: FolderScan) -> dict[str, os.stat_result]:
         try:
             entries = list(os.scandir(current))
         except OSError:
-            continue  # an unreadable subfolder: its photos are kept (see _scan_folder)
+            # Unreadable for now (permissions, a privacy prompt, a flaky share): its photos stay.
+            unseen.append(current)
+            continue
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(entry.path)
+                elif entry.is_symlink() and entry.is_dir():
+                    # Not followed (links can loop or reach a whole disk), but photos imported through
+                    # the link's path before must not be mistaken for deleted ones.
+                    unseen.append(entry.path)
                 elif os.path.splitext(entry.name)[1].lower() in SUPPORTED_EXTENSIONS:
+                    if not _storable(entry.path):
+                        scan.failed.append({"path": entry.path, "error": UNSTORABLE_NAME})
+                        continue
                     found[entry.path] = entry.stat()
                 else:
                     scan.ignored.append(entry.path)
+            except FileNotFoundError:
+                continue  # deleted while the folder was being listed
             except OSError:
-                continue
-    return found
+                unseen.append(entry.path)
+    return found, unseen
 
 
-def _scan_folder(coll: Collection, folder: str, scan: FolderScan, moves_pool: dict) -> tuple[list, list]:
+def _storable(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _scan_folder(
+    coll: Collection, folder: str, device: int | None, scan: FolderScan, moves_pool: dict
+) -> tuple[list, list]:
     """Classify one online folder. Returns (new paths with stat, vanished rows)."""
     rows = coll.db.file_rows(coll.id, folder)
-    found = _walk(folder, scan)
-    if not found and rows:
+    found, unseen = _walk(folder, scan)
+    if not found and rows and not _same_drive(folder, device):
         scan.status = "offline"
         scan.reason = (
             f"The folder is empty, but {len(rows)} photos were indexed from it: if it is on a drive "
@@ -174,7 +201,6 @@ def _scan_folder(coll: Collection, folder: str, scan: FolderScan, moves_pool: di
     gone_failures = [path for path in failures if path not in found]
     if gone_failures:
         coll.db.clear_failures(coll.id, gone_failures)
-    unreadable_dirs = [d for d in scan.directories if not os.access(d, os.R_OK | os.X_OK)]
     touched: list[tuple[int, str, dict]] = []
     new: list[tuple[str, os.stat_result]] = []
     for path, st in found.items():
@@ -197,11 +223,20 @@ def _scan_folder(coll: Collection, folder: str, scan: FolderScan, moves_pool: di
         else:
             scan.to_import.append(path)
     coll.rewrite_bodies(touched)
-    vanished = [row for path, row in known.items() if not any(_is_under(path, d) for d in unreadable_dirs)]
+    vanished = [row for path, row in known.items() if not any(_is_under(path, d) for d in unseen)]
     for row in vanished:
         if row[5]:
             moves_pool.setdefault((row[3], row[5]), []).append(row)
     return new, vanished
+
+
+def _same_drive(folder: str, device: int | None) -> bool:
+    """Whether ``folder`` is still on the drive it was on at its last good scan. An unmounted mount point
+    is an empty folder on the parent's drive: emptiness there means "not connected", not "deleted"."""
+    try:
+        return device is not None and os.stat(folder).st_dev == device
+    except OSError:
+        return False
 
 
 def _hash_or_none(path: str) -> str | None:
@@ -220,7 +255,8 @@ def scan(
     Folders are scanned together so that a photo moved from one followed folder to another keeps its
     embedding too.
     """
-    sources = [s["path"] for s in coll.db.sources(coll.id)]
+    devices = {s["path"]: s["device"] for s in coll.db.sources(coll.id)}
+    sources = list(devices)
     if folders is not None:
         wanted = {normalize_folder(f) for f in folders}
         unknown = wanted - set(sources)
@@ -240,7 +276,7 @@ def scan(
         if reason is not None:
             entry.status, entry.reason = "offline", reason
             continue
-        new, vanished = _scan_folder(coll, folder, entry, moves_pool)
+        new, vanished = _scan_folder(coll, folder, devices[folder], entry, moves_pool)
         new_by_scan.append((entry, new))
         vanished_all.append((entry, vanished))
 
@@ -275,8 +311,16 @@ def scan(
     coll.delete_labels(gone)
     now = int(time.time())
     for entry in scans:
-        coll.db.mark_source(coll.id, entry.folder, now, entry.status, entry.reason)
+        device = _device(entry.folder) if entry.status == "online" else None
+        coll.db.mark_source(coll.id, entry.folder, now, entry.status, entry.reason, device)
     return scans
+
+
+def _device(folder: str) -> int | None:
+    try:
+        return os.stat(folder).st_dev
+    except OSError:
+        return None
 
 
 def _hash_if_sized(path: str, st: os.stat_result, pool: dict) -> str | None:

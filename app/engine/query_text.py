@@ -114,3 +114,15 @@ def combined_vector_query(field: str, text: str) -> str | None:
     if parsed is None:
         return None
     return f"{field}:([], {', '.join(combined_query_params(*parsed))})"
+
+
+def refining_query_params(text: str, anchor_weight: float = 1.0) -> list[str]:
+    """``queries`` and ``query_weights`` that refine an ``id:`` or ``image:`` query with typed words: the
+    photo counts as one more term of ``anchor_weight``, first ("this photo + night - people")."""
+    try:
+        parsed = parse_combined_query(text)
+    except ValueError:
+        parsed = None  # half-typed ("night - "): the words as typed
+    # Backquotes quote each term in the vector_query, so a plain phrase cannot keep its own.
+    terms, weights = parsed if parsed is not None else ([text.strip().replace("`", "")], [1.0])
+    return combined_query_params(terms, [anchor_weight, *weights])

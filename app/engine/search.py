@@ -129,6 +129,27 @@ def search(coll: Collection, params: dict) -> dict:
     }
 
 
+def _weighted(
+    anchor: np.ndarray | None, texts: np.ndarray, weights: list[float] | None, n: int
+) -> np.ndarray:
+    """Photoseek extension: ``queries`` refine an ``id:`` or ``image:`` query ("this photo, at night").
+    The photo or image is one more term, first; without ``query_weights`` every term weighs the same."""
+    vectors = texts if anchor is None else np.vstack([anchor[None, :], texts])
+    if weights is None:
+        weights = [1.0 / len(vectors)] * len(vectors)
+    elif anchor is not None and len(weights) != n + 1:
+        raise RequestMalformed(
+            "With an `id` or `image`, `query_weights` needs one weight for the photo first, then one per "
+            f"query: {n + 1} in all."
+        )
+    elif anchor is None and len(weights) != n:
+        raise RequestMalformed("The number of `query_weights` must match the number of `queries`.")
+    combined = np.sum(vectors * np.asarray(weights, dtype=np.float32)[:, None], axis=0)
+    if not np.any(combined):
+        raise RequestMalformed("The weighted queries cancel each other out.")
+    return combined.astype(np.float32)
+
+
 def query_vector(coll: Collection, vq: VectorQuery, q: str) -> tuple[np.ndarray, set[int]]:
     """The vector to search with, and labels to leave out of the hits."""
     dims = coll.schema.vector_fields[vq.field]
@@ -146,14 +167,18 @@ def query_vector(coll: Collection, vq: VectorQuery, q: str) -> tuple[np.ndarray,
         if not np.any(vector):
             raise RequestMalformed("The query vector is all zeros, which has no direction to compare.")
         return vector, exclude
+    anchor: np.ndarray | None = None  # a stored photo's or an uploaded image's vector
     if vq.id is not None:
         label = coll.db.label_of(coll.id, vq.id)
         vec = coll.db.vector(label, vq.field) if label is not None else None
         if vec is None:
             raise RequestMalformed("Document id referenced in vector query is not found.")
         exclude.add(label)
-        return vec, exclude
-    if vq.image is not None or vq.queries is not None or (q.strip() not in ("*", "")):
+        anchor = vec
+    needs_model = (
+        vq.image is not None or vq.queries is not None or (anchor is None and q.strip() not in ("*", ""))
+    )
+    if needs_model:
         if vq.field not in {e.field for e in coll.schema.embeds}:
             raise RequestMalformed(
                 f"Field `{vq.field}` has no model to embed the query with: pass a vector or an `id`."
@@ -167,18 +192,13 @@ def query_vector(coll: Collection, vq: VectorQuery, q: str) -> tuple[np.ndarray,
             (result,) = embedder.embed_images([data])
             if isinstance(result, ImageError):
                 raise RequestMalformed(f"Error while processing image: {result}")
-            return result, exclude
+            anchor = result
+        if anchor is not None and vq.queries is None:
+            return anchor, exclude
         texts = vq.queries if vq.queries is not None else [q]
-        weights = vq.query_weights
-        if weights is None:
-            weights = [1.0 / len(texts)] * len(texts)
-        elif len(weights) != len(texts):
-            raise RequestMalformed("The number of `query_weights` must match the number of `queries`.")
-        vectors = embedder.embed_texts(texts)
-        combined = np.sum(vectors * np.asarray(weights, dtype=np.float32)[:, None], axis=0)
-        if not np.any(combined):
-            raise RequestMalformed("The weighted queries cancel each other out.")
-        return combined.astype(np.float32), exclude
+        return _weighted(anchor, embedder.embed_texts(texts), vq.query_weights, len(texts)), exclude
+    if anchor is not None:
+        return anchor, exclude
     raise RequestMalformed("When a vector query value is empty, an `id` parameter must be present.")
 
 

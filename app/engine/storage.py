@@ -63,6 +63,7 @@ _MIGRATIONS: dict[int, str] = {
         last_scan     INTEGER,
         status        TEXT NOT NULL DEFAULT 'new',
         reason        TEXT NOT NULL DEFAULT '',
+        device        INTEGER,
         PRIMARY KEY (collection_id, path)
     );
     CREATE TABLE file_failures (
@@ -300,15 +301,24 @@ class Database:
         )
         return list(rows)
 
+    def paths_with_hash(self, collection_id: int, digest: str) -> list[tuple[str, str]]:
+        """(doc_id, path) of documents whose file had exactly these bytes (content_hash)."""
+        rows = self._conn.execute(
+            "SELECT doc_id, json_extract(body, '$.path') FROM documents "
+            "WHERE collection_id = ? AND json_extract(body, '$.content_hash') = ?",
+            (collection_id, digest),
+        )
+        return [(doc_id, path) for doc_id, path in rows if isinstance(path, str)]
+
     # -- followed folders ------------------------------------------------------------------------------
 
     def sources(self, collection_id: int) -> list[dict]:
         rows = self._conn.execute(
-            "SELECT path, added_at, last_scan, status, reason FROM sources WHERE collection_id = ? "
+            "SELECT path, added_at, last_scan, status, reason, device FROM sources WHERE collection_id = ? "
             "ORDER BY path",
             (collection_id,),
         )
-        keys = ("path", "added_at", "last_scan", "status", "reason")
+        keys = ("path", "added_at", "last_scan", "status", "reason", "device")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def add_source(self, collection_id: int, path: str, added_at: int) -> None:
@@ -324,12 +334,15 @@ class Database:
                 "DELETE FROM sources WHERE collection_id = ? AND path = ?", (collection_id, path)
             )
 
-    def mark_source(self, collection_id: int, path: str, scanned_at: int, status: str, reason: str) -> None:
+    def mark_source(
+        self, collection_id: int, path: str, scanned_at: int, status: str, reason: str, device: int | None
+    ) -> None:
+        """Record a scan's outcome; ``device`` (the folder's st_dev when it was online) is kept otherwise."""
         with self.transaction():
             self._conn.execute(
-                "UPDATE sources SET last_scan = ?, status = ?, reason = ? "
+                "UPDATE sources SET last_scan = ?, status = ?, reason = ?, device = COALESCE(?, device) "
                 "WHERE collection_id = ? AND path = ?",
-                (scanned_at, status, reason, collection_id, path),
+                (scanned_at, status, reason, device, collection_id, path),
             )
 
     # -- files that failed to import (so rescans do not retry them until they change) ----------------

@@ -132,6 +132,8 @@ def parse_vector_query(text: str) -> VectorQuery:
             raise _bad(f"parameter `{key}` is given twice.")
         seen.add(key)
         _assign(query, key, value)
+    if query.id is not None and query.image is not None:
+        raise _bad("give either `id` (a stored photo) or `image`, not both.")
     return query
 
 

@@ -350,6 +350,7 @@ class EngineWorker(QObject):
                     for r in reports
                     for f in r["known_failures"]
                 ]
+                + [SkippedFile(f["path"], f["error"]) for r in reports for f in r["failed"]]
                 if report
                 else []
             )
@@ -362,6 +363,14 @@ class EngineWorker(QObject):
     def unfollow_folder(self, request_id: int, collection: str, path: str, remove_photos: bool) -> None:
         if self._engine is None:
             return
+        from app.engine.folders import normalize_folder
+
+        # Photos of this folder still waiting to be embedded must not arrive after it is gone.
+        prefix = normalize_folder(path).rstrip(os.sep) + os.sep
+        for job in self._jobs:
+            if job.collection == collection:
+                waiting = job.files[job.position :]
+                job.files[job.position :] = [p for p in waiting if not p.startswith(prefix)]
         try:
             folders = self._engine.collections[collection].folders
             folders.delete(path, remove_photos=remove_photos)

@@ -6,7 +6,7 @@ results model.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -20,7 +20,8 @@ PER_PAGE = 250
 
 @dataclass(frozen=True)
 class Query:
-    """One thing to search for. At most one of text / image / similar_to is set; none = the library."""
+    """What to search for: words, an image, or a stored photo ("similar to"); words may refine the image
+    or the photo ("like this, at night"). At most one of image / similar_to; nothing set = the library."""
 
     text: str = ""
     image_base64: str | None = None
@@ -33,13 +34,14 @@ class Query:
         return not self.text and self.image_base64 is None and self.similar_to is None
 
     def describe(self) -> str:
+        words = f"“{self.text}”" if self.text else ""
         if self.similar_to is not None:
-            return f"photos like {self.similar_label or self.similar_to}"
-        if self.image_base64 is not None:
-            return f"photos like {self.image_label or 'the image'}"
-        if self.text:
-            return f"“{self.text}”"
-        return "all photos"
+            like = f"photos like {self.similar_label or self.similar_to}"
+        elif self.image_base64 is not None:
+            like = f"photos like {self.image_label or 'the image'}"
+        else:
+            return words or "all photos"
+        return f"{like} and {words}" if words else like
 
 
 def collection_fields(collection: dict | None) -> tuple[str | None, str | None]:
@@ -144,14 +146,26 @@ class SearchController(QObject):
 
     # -- query changes -----------------------------------------------------------------------------
 
-    def set_text(self, text: str) -> None:
-        """The user typed: search after a short pause (typing never waits for the engine)."""
-        self._query = Query(text=text.strip())
+    def set_text(self, text: str, *, refine: bool = False) -> None:
+        """The user typed: search after a short pause (typing never waits for the engine). With
+        ``refine`` the words refine the current image or photo search instead of replacing it."""
+        self._query = self._with_text(text, refine)
         self._timer.start()
 
-    def submit_text(self, text: str) -> None:
+    def submit_text(self, text: str, *, refine: bool = False) -> None:
         """Enter: search now."""
-        self._query = Query(text=text.strip())
+        self._query = self._with_text(text, refine)
+        self.run_now()
+
+    def _with_text(self, text: str, refine: bool) -> Query:
+        anchored = self._query.image_base64 is not None or self._query.similar_to is not None
+        if refine and anchored:
+            return replace(self._query, text=text.strip())
+        return Query(text=text.strip())
+
+    def drop_image(self) -> None:
+        """The image or photo was taken out of the query: what was typed stays the search."""
+        self._query = Query(text=self._query.text)
         self.run_now()
 
     def search_image(self, data: bytes, label: str) -> None:
@@ -190,10 +204,18 @@ class SearchController(QObject):
         if embedding is None:
             return None  # a collection without embeddings can only be listed
         threshold = self._threshold_clause()
-        if query.similar_to is not None:
-            params["vector_query"] = f"{embedding}:([], id:{query.similar_to}{threshold})"
-        elif query.image_base64 is not None:
-            params["vector_query"] = f"{embedding}:([], image:{query.image_base64}{threshold})"
+        if query.similar_to is not None or query.image_base64 is not None:
+            anchor = (
+                f"id:{query.similar_to}" if query.similar_to is not None else f"image:{query.image_base64}"
+            )
+            if query.text:
+                # Imported here: app.engine (numpy, hnswlib) loads on the engine thread, not with the window.
+                from app.engine.query_text import refining_query_params
+
+                # CLIP's photo-to-photo similarities spread far wider than word-to-photo ones: at equal
+                # weight the photo would drown the words, so each word term counts double.
+                anchor += ", " + ", ".join(refining_query_params(query.text, anchor_weight=0.5))
+            params["vector_query"] = f"{embedding}:([], {anchor}{threshold})"
         else:
             # Imported here: app.engine (numpy, hnswlib) loads on the engine thread, not with the window.
             from app.engine.query_text import combined_vector_query

@@ -20,6 +20,7 @@ from app.gui.icons import icon, set_themed_icon
 from app.gui.mime import QueryImageError, image_path_in, query_image_from
 
 PLACEHOLDER = "Search your photos: try “beach at sunset” (or drop an image here)"
+REFINE_PLACEHOLDER = "add words to refine, e.g. “at night”"
 CHIP_THUMB = 24
 
 
@@ -105,7 +106,6 @@ class SearchField(QLineEdit):
         self._chip.removeClicked.connect(self.clear_image)
         self._image_label: str | None = None
         self.setAcceptDrops(True)
-        self.textEdited.connect(self._text_edited_over_image)
 
     # -- image chip ------------------------------------------------------------------------------------
 
@@ -121,7 +121,7 @@ class SearchField(QLineEdit):
         self.clear()
         self.blockSignals(False)
         self._chip.show_image(data, label)
-        self.setPlaceholderText("")
+        self.setPlaceholderText(REFINE_PLACEHOLDER)
         self._place_chip()
 
     def clear_image(self) -> None:
@@ -143,13 +143,6 @@ class SearchField(QLineEdit):
         self._chip.setGeometry(left, (self.height() - height) // 2, hint.width(), height)
         self.setTextMargins(hint.width() + 6, 0, 0, 0)
 
-    def _text_edited_over_image(self, text: str) -> None:
-        # Typing words replaces the image query: the two are different searches.
-        if text and self._image_label is not None:
-            self._image_label = None
-            self._chip.hide()
-            self.setTextMargins(0, 0, 0, 0)
-            self.setPlaceholderText(PLACEHOLDER)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

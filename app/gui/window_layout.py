@@ -256,10 +256,12 @@ class WindowLayout:
 
     def _wire_widgets(self) -> None:
         field = self.search_field
-        field.textEdited.connect(self.search.set_text)
-        field.returnPressed.connect(lambda: self.search.submit_text(field.text()))
+        # Words typed beside an image chip refine that image's search ("like this, at night").
+        refining = lambda: field.image_label is not None  # noqa: E731
+        field.textEdited.connect(lambda text: self.search.set_text(text, refine=refining()))
+        field.returnPressed.connect(lambda: self.search.submit_text(field.text(), refine=refining()))
         field.imageQuery.connect(self.search.search_image)
-        field.imageCleared.connect(self.search.clear)
+        field.imageCleared.connect(self.search.drop_image)
         field.imageRejected.connect(lambda why: self.statusBar().showMessage(why, 8000))
         field.escapePressed.connect(self.clear_search)
         field.textChanged.connect(self._on_search_text_changed)

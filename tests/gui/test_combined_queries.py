@@ -56,3 +56,30 @@ def test_weights_and_half_typed_operators_in_the_search_field(make_window, qtbot
     # A trailing operator is a combined query still being typed: the words are searched as they stand.
     half_typed = search_for(qtbot, window, "a red circle -")
     assert half_typed[0] == "red_circle" and not failures
+
+
+@requires_tiny_model
+def test_words_typed_beside_an_image_refine_its_search(make_window, qtbot, shapes_dir: Path) -> None:
+    from app.shapes import draw_shape, encode_image
+
+    window = make_window()
+    import_and_wait(qtbot, window, [shapes_dir])
+    picture = encode_image(draw_shape("red", "circle", seed=42), "PNG")
+    with qtbot.waitSignal(window.resultsShown, timeout=SEARCH_WAIT_MS):
+        window.search_by_image(picture, "my red circle.png")
+    by_image = [name.rsplit("_", 1)[0] for name in result_names(window)]
+    assert by_image[:3] == ["red_circle"] * 3
+    assert window.search_field.placeholderText().startswith("add words to refine")
+
+    refined = search_for(qtbot, window, "a green circle")
+    assert window.search_field.image_label == "my red circle.png"  # the chip stays
+    query = window.search.query
+    assert query.image_base64 is not None and query.text == "a green circle"
+    assert "queries:[`a green circle`], query_weights:[0.5, 1]" in window.search.params(1)["vector_query"]
+    assert refined[0] == "green_circle" and refined.index("green_circle") < by_image.index("green_circle")
+    assert window.search_status.text().startswith("Search:")
+
+    # Taking the image out keeps the words as the search.
+    with qtbot.waitSignal(window.resultsShown, timeout=SEARCH_WAIT_MS, check_params_cb=lambda q: q.text):
+        window.search_field._chip.remove_button.click()
+    assert window.search.query.image_base64 is None and window.search.query.text == "a green circle"

@@ -12,7 +12,14 @@ from PySide6.QtWidgets import QMessageBox
 from app.gui.folders_dialog import FoldersDialog
 from app.shapes import draw_shape, encode_image, write_shape_folder
 
-from .conftest import IMPORT_WAIT_MS, SEARCH_WAIT_MS, import_and_wait, requires_tiny_model, result_names
+from .conftest import (
+    IMPORT_WAIT_MS,
+    SEARCH_WAIT_MS,
+    drop_paths,
+    import_and_wait,
+    requires_tiny_model,
+    result_names,
+)
 
 
 def library_names(qtbot, window) -> list[str]:
@@ -122,3 +129,27 @@ def test_removing_a_folder_in_the_dialog(make_window, qtbot, tmp_path: Path, mon
     assert (folder / "red_circle_000.png").exists()  # files are never touched
     assert window.folder_watcher.watched() == [] or not window.folder_watcher.roots
     dialog.close()
+
+
+@requires_tiny_model
+def test_unfollowing_while_its_photos_import_leaves_none_behind(
+    make_window, qtbot, tmp_path: Path, monkeypatch
+) -> None:
+    from app.gui import engine_worker
+
+    monkeypatch.setattr(engine_worker, "MAX_CHUNK", engine_worker.MIN_CHUNK)  # 6 chunks, not 2
+    folder = tmp_path / "Big"
+    write_shape_folder(folder, per_class=4, size=64)  # 192 photos
+    window = make_window()
+    unfollowed: list[int] = []
+
+    def unfollow_after_first_batch(_request_id: int, _ids: list) -> None:
+        if not unfollowed:
+            unfollowed.append(window.client.unfollow_folder("Photos", str(folder), remove_photos=True))
+
+    window.client.importBatch.connect(unfollow_after_first_batch)
+    with qtbot.waitSignal(window.importFinished, timeout=IMPORT_WAIT_MS):
+        drop_paths(window, [folder])
+    assert unfollowed
+    qtbot.waitUntil(lambda: library_names(qtbot, window) == [], timeout=SEARCH_WAIT_MS)
+    assert "0 photos" in window.library_status.text()
