@@ -83,9 +83,23 @@ def list_folders(coll: Collection) -> list[dict]:
         {
             **{k: v for k, v in source.items() if k != "device"},
             "documents": len(coll.db.file_rows(coll.id, source["path"])),
+            "watch": _watchable(source["path"]),
         }
         for source in coll.db.sources(coll.id)
     ]
+
+
+def _watchable(folder: str) -> str | None:
+    """The folder a file-system watcher should watch for it: itself, or while it is missing its nearest
+    existing parent, where its drive reappears (a GUI must not probe possibly dead drives itself)."""
+    path = folder
+    while True:
+        if os.path.isdir(path):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
 
 
 def follow(coll: Collection, path: str | Path) -> dict:

@@ -123,6 +123,7 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
             wanted = min(self._collections, key=str.casefold, default=None)  # the sidebar's first
         self._select_when_listed = None
         self.fill_collections_list(collections, wanted)
+        self.folders_collections_listed(list(self._collections))
         current = self._collections.get(wanted) if wanted else None
         if current is not None and current["name"] == self.search.collection_name:
             self.search.update_collection(current)

@@ -46,6 +46,8 @@ class FolderHandling:
         self._folders_dialog: FoldersDialog | None = None
         self._folders: list[dict] = []
         self._follow_requests: set[int] = set()
+        self._watched_collections: list[str] = []
+        self._asked_rescans: set[int] = set()  # rescans the user asked for: they always get an answer
         self.folders_status = QLabel()
         self.folders_status.setObjectName("foldersStatus")
         self.folders_status.setTextFormat(Qt.TextFormat.RichText)
@@ -70,10 +72,13 @@ class FolderHandling:
         return request_id
 
     def rescan_folders(self, folders: list[str] | None = None) -> int | None:
+        """Rescan the current collection's folders now (F5); the status bar says what it found."""
         collection = self.current_collection()
         if collection is None or not self._engine_open:
             return None
-        return self.client.rescan_folders(collection, folders)
+        request_id = self.client.rescan_folders(collection, folders)
+        self._asked_rescans.add(request_id)
+        return request_id
 
     def show_folders(self) -> FoldersDialog | None:
         collection = self.current_collection()
@@ -90,26 +95,37 @@ class FolderHandling:
         return dialog
 
     def folders_collection_switched(self, name: str | None) -> None:
-        """A new current collection: watch its folders and bring them in step (the start-up rescan)."""
-        self.folder_watcher.clear()
+        """A new current collection: show its folders' state."""
         self._folders = []
         self._update_folders_status()
         if name is not None and self._engine_open:
             self.client.list_folders(name)
-            if not self._follow_requests:  # a follow that created the collection rescans it already
-                self.client.rescan_folders(name)
 
-    @Slot(object)
-    def _on_watcher_rescan(self, roots: list[str]) -> None:
-        self.rescan_folders(roots)
+    def folders_collections_listed(self, names: list[str]) -> None:
+        """Watch every collection's folders, not only the one on screen, and bring them in step when
+        first seen; forget deleted collections' folders."""
+        for gone in set(self._watched_collections) - set(names):
+            self.folder_watcher.set_folders(gone, [])
+        for fresh in [n for n in names if n not in self._watched_collections]:
+            self.client.list_folders(fresh)
+            # What changed while Photoseek was closed (the start-up rescan). A follow that just created
+            # the collection rescans it already.
+            if not self._follow_requests:
+                self.client.rescan_folders(fresh)
+        self._watched_collections = list(names)
+
+    @Slot(str, object)
+    def _on_watcher_rescan(self, collection: str, roots: list[str]) -> None:
+        if self._engine_open and collection in self._watched_collections:
+            self.client.rescan_folders(collection, roots)
 
     @Slot(str, object)
     def _on_folders_changed(self, collection: str, folders: list[dict]) -> None:
-        if collection != self.current_collection():
-            return
-        self._folders = list(folders)
-        self.folder_watcher.set_folders(folders)
-        self._update_folders_status()
+        if collection in self._watched_collections:
+            self.folder_watcher.set_folders(collection, folders)
+        if collection == self.current_collection():
+            self._folders = list(folders)
+            self._update_folders_status()
 
     def _update_folders_status(self) -> None:
         offline = [f for f in self._folders if f.get("status") == "offline"]
@@ -126,9 +142,8 @@ class FolderHandling:
     @Slot(int, str, object)
     def _on_folders_scanned(self, request_id: int, collection: str, reports: list[dict]) -> None:
         current = collection == self.current_collection()
-        if current:
-            for report in reports:
-                self.folder_watcher.add_directories(report["directories"])
+        for report in reports:
+            self.folder_watcher.add_directories(report["directories"])
         # A rescan asked for by following folders always ends in an import summary, others only when
         # they found photos to add.
         follow = request_id in self._follow_requests and bool(reports)  # a failed follow has none
@@ -143,5 +158,14 @@ class FolderHandling:
         if current and changed:
             self.search.refresh()
         headline = scan_headline(reports)
+        asked = request_id in self._asked_rescans
+        self._asked_rescans.discard(request_id)
+        if asked and not headline:
+            checked = sum(r["unchanged"] for r in reports)
+            headline = (
+                f"Folders are up to date ({checked:,} photo{'s' if checked != 1 else ''} checked)"
+                if reports
+                else "No folders are followed: drop a folder on the window to follow it"
+            )
         if current and headline:
             self.statusBar().showMessage(headline, 10000)

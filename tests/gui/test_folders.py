@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox
 
+from app.gui.collection_dialog import photo_schema
 from app.gui.folders_dialog import FoldersDialog
 from app.shapes import draw_shape, encode_image, write_shape_folder
 
@@ -60,7 +61,7 @@ def test_changes_on_disk_reach_the_grid_without_asking(make_window, qtbot, tmp_p
     folder = photo_folder(tmp_path)
     window = make_window()
     import_and_wait(qtbot, window, [folder])
-    window.folder_watcher._timer.setInterval(200)  # the debounce, shortened for the test
+    window.folder_watcher.set_interval(200)  # the debounce, shortened for the test
 
     # A new photo copied in is embedded and shown (the rescan runs as an import).
     with qtbot.waitSignal(window.importFinished, timeout=IMPORT_WAIT_MS):
@@ -99,7 +100,7 @@ def test_an_unplugged_folder_is_offline_and_its_photos_stay(make_window, qtbot, 
     assert len(library_names(qtbot, window)) == 5
 
     shutil.move(away, folder)  # plugged back in: the watcher on its parent notices
-    window.folder_watcher._timer.setInterval(200)
+    window.folder_watcher.set_interval(200)
     qtbot.waitUntil(lambda: not window.folders_status.isVisible(), timeout=SEARCH_WAIT_MS)
     assert len(library_names(qtbot, window)) == 5
 
@@ -127,7 +128,7 @@ def test_removing_a_folder_in_the_dialog(make_window, qtbot, tmp_path: Path, mon
     assert dialog.empty_label.isVisible()
     assert library_names(qtbot, window) == []
     assert (folder / "red_circle_000.png").exists()  # files are never touched
-    assert window.folder_watcher.watched() == [] or not window.folder_watcher.roots
+    assert window.folder_watcher.roots() == [] and window.folder_watcher.watched() == []
     dialog.close()
 
 
@@ -153,3 +154,72 @@ def test_unfollowing_while_its_photos_import_leaves_none_behind(
     assert unfollowed
     qtbot.waitUntil(lambda: library_names(qtbot, window) == [], timeout=SEARCH_WAIT_MS)
     assert "0 photos" in window.library_status.text()
+
+
+def photo_count(window, collection: str) -> int:
+    return int(window._collections.get(collection, {}).get("num_documents", -1))
+
+
+@requires_tiny_model
+def test_folders_of_a_collection_not_on_screen_are_watched_too(make_window, qtbot, tmp_path: Path) -> None:
+    folder = photo_folder(tmp_path)
+    window = make_window()
+    import_and_wait(qtbot, window, [folder])  # into "Photos"
+    window.folder_watcher.set_interval(200)
+    with qtbot.waitSignal(window.client.collectionsChanged, timeout=SEARCH_WAIT_MS):
+        window.client.create_collection(photo_schema("Other", "photoseek/tiny-shapes"))
+    window.collections_list.setCurrentRow(
+        next(
+            i
+            for i in range(window.collections_list.count())
+            if window.collections_list.item(i).text() == "Other"
+        )
+    )
+    assert window.current_collection() == "Other"
+
+    (folder / "purple_cross_new.png").write_bytes(encode_image(draw_shape("purple", "cross", seed=8), "PNG"))
+    qtbot.waitUntil(lambda: photo_count(window, "Photos") == 6, timeout=IMPORT_WAIT_MS)
+    assert photo_count(window, "Other") == 0
+
+
+@requires_tiny_model
+def test_changes_made_while_the_app_was_closed_are_found_at_start(make_window, qtbot, tmp_path: Path) -> None:
+    folder = photo_folder(tmp_path)
+    window = make_window()
+    import_and_wait(qtbot, window, [folder])
+    window.close()
+    (folder / "red_circle_000.png").unlink()
+    (folder / "2024" / "purple_cross_new.png").write_bytes(
+        encode_image(draw_shape("purple", "cross", seed=8), "PNG")
+    )
+
+    reopened = make_window()
+    qtbot.waitUntil(
+        lambda: (
+            "purple_cross_new.png" in library_names(qtbot, reopened)
+            and "red_circle_000.png" not in library_names(qtbot, reopened)
+        ),
+        timeout=IMPORT_WAIT_MS,
+    )
+    assert len(library_names(qtbot, reopened)) == 5
+
+
+@requires_tiny_model
+def test_rescanning_by_hand_always_answers(make_window, qtbot, tmp_path: Path) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.client.collectionsChanged, timeout=SEARCH_WAIT_MS):
+        window.client.create_collection(photo_schema("Photos", "photoseek/tiny-shapes"))
+    qtbot.waitUntil(lambda: window.current_collection() == "Photos", timeout=SEARCH_WAIT_MS)
+
+    def rescan_by_hand() -> None:
+        asked: list[int] = []
+        with qtbot.waitSignal(
+            window.client.foldersScanned, timeout=SEARCH_WAIT_MS, check_params_cb=lambda rid, *_: rid in asked
+        ):
+            asked.append(window.rescan_folders())
+
+    rescan_by_hand()
+    assert "No folders are followed" in window.statusBar().currentMessage()
+    import_and_wait(qtbot, window, [photo_folder(tmp_path)])
+    rescan_by_hand()
+    assert window.statusBar().currentMessage() == "Folders are up to date (5 photos checked)"
