@@ -48,7 +48,7 @@ def status_text(folder: dict) -> str:
 class FoldersDialog(QDialog):
     """Lists the followed folders of one collection; every change goes through the engine client."""
 
-    followRequested = Signal(object)  # list of folder paths
+    followRequested = Signal(str, object)  # collection, list of folder paths
 
     def __init__(self, client: EngineClient, collection: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -149,7 +149,7 @@ class FoldersDialog(QDialog):
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Follow a folder")
         if folder:
-            self.followRequested.emit([folder])
+            self.followRequested.emit(self._collection, [folder])
 
     def _remove_selected(self) -> None:
         path = self.selected_path()

@@ -71,6 +71,7 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
         self._model_dialog: ModelDialog | None = None
         self._retry_after_model: list[tuple[str, object]] = []
         self._closed = False
+        self._search_ms = 0.0
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(IMPORT_REFRESH_MS)
@@ -99,6 +100,7 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
         client.failed.connect(self._on_failed)
         self.search.searchCompleted.connect(self._on_search_completed)
         self.search.searchFailed.connect(self._on_search_failed)
+        self.search.countUpdated.connect(self._show_search_count)
 
     @property
     def engine_open(self) -> bool:
@@ -196,12 +198,17 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
         if self._finishing is not None:
             self._complete_import(self._finishing)
         self._update_empty_text(query)
-        # The unfiltered library listing's size is already in library_status; a count would repeat it.
-        more = "+" if self.search.more_possible else ""
-        searched = f"Search: {elapsed_ms:,.0f} ms · {found:,}{more} found"
-        self.search_status.setText("" if query.is_library and not self.search.filter_by else searched)
+        self._search_ms = elapsed_ms
+        self._show_search_count(query, found)
         self.results_view.scrollToTop()  # a new search starts at its best match, the library at its newest
         self.resultsShown.emit(query)
+
+    @Slot(object, int)
+    def _show_search_count(self, query: Query, found: int) -> None:
+        # The unfiltered library listing's size is already in library_status; a count would repeat it.
+        more = "+" if self.search.more_possible else ""
+        searched = f"Search: {self._search_ms:,.0f} ms · {found:,}{more} found"
+        self.search_status.setText("" if query.is_library and not self.search.filter_by else searched)
 
     @Slot(object, object)
     def _on_search_failed(self, query: Query, problem: EngineProblem) -> None:

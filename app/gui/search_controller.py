@@ -60,6 +60,7 @@ class SearchController(QObject):
 
     searchCompleted = Signal(object, float, int)  # Query, milliseconds, found
     searchFailed = Signal(object, object)  # Query, EngineProblem
+    countUpdated = Signal(object, int)  # Query, found: a later page refined the count (more_possible)
     collectionUpdated = Signal(object)  # the current collection's dict (None: none) when set or re-counted
 
     def __init__(self, client: EngineClient, model: ResultsModel, parent: QObject | None = None) -> None:
@@ -74,6 +75,7 @@ class SearchController(QObject):
         self._request_id = 0
         self._request_page = 1
         self.more_possible = False  # the last search's found is a lower bound ("250+ found")
+        self._pages_answered: set[int] = set()  # pages of the newest search already in the grid
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -252,13 +254,17 @@ class SearchController(QObject):
             return
         self._shown = (name, self._query, self._filter)
         self._request_page = 1
+        self._pages_answered = set()
         self._request_id = self._client.search(name, params)
 
     @Slot(int)
     def _on_more_requested(self, page: int) -> None:
         name = self.collection_name
         params = self.params(page)
-        if name is None or params is None or self._request_id == 0:
+        # Until page 1 of the newest search is in, the grid still shows the previous one: its "more"
+        # would fetch a page of the new search into the old grid.
+        first_page_missing = 1 not in self._pages_answered
+        if name is None or params is None or self._request_id == 0 or first_page_missing:
             self._model.abandon_more_request()
             return
         self._request_page = page
@@ -270,13 +276,19 @@ class SearchController(QObject):
             return
         hits = result.get("hits", [])
         page = int(result.get("page", 1) or 1)
+        if page in self._pages_answered:
+            return  # asked twice (the grid re-asked after a reset): appending it again would skip a page
+        self._pages_answered.add(page)
         found = int(result.get("found", len(hits)))
         model_found = found
         if not self._query.is_library and found >= page * PER_PAGE:
             if self._min_similarity <= 0.0 and not self._filter:
                 # A vector search finds only as many as it was asked for (k = page x per_page); the rest
                 # of the library is still there in rank order, so let the grid keep paging into it.
-                model_found = found = max(found, int(result.get("out_of", found)))
+                everything = int(result.get("out_of", found))
+                if self._query.similar_to is not None:
+                    everything -= 1  # the photo itself is never among its similar ones
+                model_found = found = max(found, everything)
             else:
                 # Under a threshold or a filter the rest is not the whole library: how many more pass is
                 # known only by asking for the next page, so the grid pages on while pages come back full.
@@ -289,6 +301,7 @@ class SearchController(QObject):
             self.searchCompleted.emit(self._query, float(result.get("elapsed_ms", 0.0)), found)
         else:
             self._model.append_results(hits, found=model_found)
+            self.countUpdated.emit(self._query, found)
 
     @Slot(int, str, object)
     def _on_failed(self, request_id: int, operation: str, problem: EngineProblem) -> None:

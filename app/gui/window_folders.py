@@ -45,7 +45,7 @@ class FolderHandling:
         self.folder_watcher.rescanRequested.connect(self._on_watcher_rescan)
         self._folders_dialog: FoldersDialog | None = None
         self._folders: list[dict] = []
-        self._follow_requests: set[int] = set()
+        self._follow_requests: dict[int, str] = {}  # follows not answered yet -> their collection
         self._watched_collections: list[str] = []
         self._asked_rescans: set[int] = set()  # rescans the user asked for: they always get an answer
         self.folders_status = QLabel()
@@ -57,18 +57,20 @@ class FolderHandling:
         self.client.foldersChanged.connect(self._on_folders_changed)
         self.client.foldersScanned.connect(self._on_folders_scanned)
 
-    def follow_folders(self, folders: list[str]) -> int | None:
-        """Follow folders in the current collection (creating "Photos" when there is none) and bring
-        them in step; their photos arrive like an import."""
+    def follow_folders(self, folders: list[str], collection: str | None = None) -> int | None:
+        """Follow folders in ``collection`` (default: the current one, creating "Photos" when there is
+        none) and bring them in step; their photos arrive like an import."""
         folders = [str(f) for f in folders if str(f)]
         if not folders:
             return None
         if not self._engine_open:
             self._deferred_imports.append(folders)
             return None
-        collection, schema = self.import_target(folders[0])
+        schema = None
+        if collection is None:
+            collection, schema = self.import_target(folders[0])
         request_id = self.client.follow_folders(collection, folders, create_schema=schema)
-        self._follow_requests.add(request_id)
+        self._follow_requests[request_id] = collection
         return request_id
 
     def rescan_folders(self, folders: list[str] | None = None) -> int | None:
@@ -88,7 +90,7 @@ class FolderHandling:
             self._folders_dialog.close()
         dialog = FoldersDialog(self.client, collection, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.followRequested.connect(self.follow_folders)
+        dialog.followRequested.connect(lambda name, folders: self.follow_folders(folders, name))
         dialog.destroyed.connect(lambda: setattr(self, "_folders_dialog", None))
         self._folders_dialog = dialog
         dialog.show()
@@ -110,7 +112,7 @@ class FolderHandling:
             self.client.list_folders(fresh)
             # What changed while Photoseek was closed (the start-up rescan). A follow that just created
             # the collection rescans it already.
-            if not self._follow_requests:
+            if fresh not in self._follow_requests.values():
                 self.client.rescan_folders(fresh)
         self._watched_collections = list(names)
 
@@ -147,7 +149,7 @@ class FolderHandling:
         # A rescan asked for by following folders always ends in an import summary, others only when
         # they found photos to add.
         follow = request_id in self._follow_requests and bool(reports)  # a failed follow has none
-        self._follow_requests.discard(request_id)
+        self._follow_requests.pop(request_id, None)
         if follow or any(r["to_import"] for r in reports):
             if not self._imports:
                 self._import_summary = None

@@ -315,9 +315,10 @@ class WindowLayout:
         self.results_view.style().polish(self.results_view)
 
     def _on_search_text_changed(self, text: str) -> None:
-        # The line edit's own clear button empties it without a textEdited: go back to the library.
+        # The line edit's own clear button empties it before its textEdited: words that refined an
+        # image chip leave the image search; plain words leave the library.
         if not text and self.search.query.text:
-            self.search.clear()
+            self.search.submit_text("", refine=self.search_field.image_label is not None)
 
     def zoom(self, steps: int) -> None:
         """Step the thumbnail size through THUMBNAIL_SIZES; the choice is remembered."""

@@ -32,8 +32,9 @@ def test_subtracting_a_red_square_keeps_red_circles_first_and_drops_red_squares(
     plain = search_for(qtbot, window, "a red circle")
     combined = search_for(qtbot, window, "a red circle - a red square:0.5")
 
-    assert "queries:[`a red circle`, `a red square`], query_weights:[1, -0.5]" in (
-        window.search.params(1)["vector_query"]
+    assert (
+        "queries:[`a red circle`, `a red square`], query_weights:[1, -0.5]"
+        in (window.search.params(1)["vector_query"])
     )
     assert combined[:3] == ["red_circle"] * 3
     # The plain words rank the red squares right behind the red circles; the subtraction pushes them down.
@@ -83,3 +84,24 @@ def test_words_typed_beside_an_image_refine_its_search(make_window, qtbot, shape
     with qtbot.waitSignal(window.resultsShown, timeout=SEARCH_WAIT_MS, check_params_cb=lambda q: q.text):
         window.search_field._chip.remove_button.click()
     assert window.search.query.image_base64 is None and window.search.query.text == "a green circle"
+
+
+@requires_tiny_model
+def test_the_clear_button_takes_the_words_but_keeps_the_image(make_window, qtbot, shapes_dir: Path) -> None:
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QToolButton
+
+    from app.shapes import draw_shape, encode_image
+
+    window = make_window()
+    import_and_wait(qtbot, window, [shapes_dir])
+    with qtbot.waitSignal(window.resultsShown, timeout=SEARCH_WAIT_MS):
+        window.search_by_image(encode_image(draw_shape("red", "circle", seed=42), "PNG"), "red.png")
+    search_for(qtbot, window, "green")
+    clear = window.search_field.findChild(QAction, "_q_qlineeditclearaction")
+    button = next(b for b in window.search_field.findChildren(QToolButton) if b.defaultAction() is clear)
+    with qtbot.waitSignal(window.resultsShown, timeout=SEARCH_WAIT_MS, check_params_cb=lambda q: not q.text):
+        button.click()
+    assert window.search_field.image_label == "red.png"
+    assert window.search.query.image_base64 is not None and window.search.query.text == ""
+    assert window.search_status.text().startswith("Search:")

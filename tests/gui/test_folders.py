@@ -223,3 +223,28 @@ def test_rescanning_by_hand_always_answers(make_window, qtbot, tmp_path: Path) -
     import_and_wait(qtbot, window, [photo_folder(tmp_path)])
     rescan_by_hand()
     assert window.statusBar().currentMessage() == "Folders are up to date (5 photos checked)"
+
+
+@requires_tiny_model
+def test_the_folders_dialog_adds_to_its_own_collection(
+    make_window, qtbot, tmp_path: Path, monkeypatch
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window()
+    for name in ("Photos", "Other"):
+        with qtbot.waitSignal(window.client.collectionsChanged, timeout=SEARCH_WAIT_MS):
+            window.client.create_collection(photo_schema(name, "photoseek/tiny-shapes"))
+    rows = {window.collections_list.item(i).text(): i for i in range(window.collections_list.count())}
+    window.collections_list.setCurrentRow(rows["Photos"])
+    dialog = window.show_folders()
+    window.collections_list.setCurrentRow(rows["Other"])  # the dialog stays open on "Photos"
+    folder = photo_folder(tmp_path)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    with qtbot.waitSignal(
+        window.client.foldersChanged, timeout=IMPORT_WAIT_MS, check_params_cb=lambda name, fs: bool(fs)
+    ) as changed:
+        dialog.add_button.click()
+    assert changed.args[0] == "Photos"
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=SEARCH_WAIT_MS)
+    dialog.close()

@@ -116,3 +116,51 @@ def test_a_threshold_search_pages_past_its_first_page(
     assert 5 < len(shown) < SHAPES_IN_FOLDER
     assert all(s >= 0.40 for s in shown)
     assert shown == sorted(shown, reverse=True)
+
+
+def page_to_the_end(qtbot, window) -> None:
+    """Scroll as far as the results go: the view asks for pages by itself too, so wait out each one."""
+    model = window.results_model
+    for _ in range(50):
+        qtbot.waitUntil(lambda: not model._more_pending, timeout=SEARCH_WAIT_MS)
+        if not model.canFetchMore(QModelIndex()):
+            return
+        model.fetchMore(QModelIndex())
+
+
+@requires_tiny_model
+def test_paging_shows_every_similar_photo_once_and_counts_them(
+    make_window, qtbot, shapes_dir: Path, monkeypatch
+) -> None:
+    from app.gui import search_controller
+
+    monkeypatch.setattr(search_controller, "PER_PAGE", 10)  # the 36 photos page like 250+ would
+    window = make_window()
+    import_and_wait(qtbot, window, [shapes_dir])
+    chosen = window.results_model.doc_id(0)
+    # The grid still shows the library and asks for more of it while page 1 of the new search is on
+    # its way: that must neither mix the two nor skip a page.
+    with qtbot.waitSignal(window.resultsShown, timeout=SEARCH_WAIT_MS):
+        window.find_similar(chosen, "first")
+    page_to_the_end(qtbot, window)
+    shown = [window.results_model.doc_id(r) for r in range(window.results_model.rowCount())]
+    assert len(shown) == len(set(shown)) == SHAPES_IN_FOLDER - 1 and chosen not in shown
+    assert window.search_status.text().endswith(f"{SHAPES_IN_FOLDER - 1} found")
+
+
+@requires_tiny_model
+def test_the_count_catches_up_while_a_threshold_search_pages(
+    make_window, qtbot, shapes_dir: Path, monkeypatch
+) -> None:
+    from app.gui import search_controller
+
+    monkeypatch.setattr(search_controller, "PER_PAGE", 10)
+    window = make_window()
+    import_and_wait(qtbot, window, [shapes_dir])
+    window.threshold_control.setValue(1)
+    window.search.submit_text("a red circle")
+    wait_for_query(qtbot, window, lambda q: q.text == "a red circle")
+    assert window.search_status.text().endswith("10+ found")
+    page_to_the_end(qtbot, window)
+    rows = window.results_model.rowCount()
+    assert rows > 10 and window.search_status.text().endswith(f"{rows} found")
