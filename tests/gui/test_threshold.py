@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import QSpinBox
 
@@ -94,28 +95,17 @@ def test_the_threshold_is_remembered(make_window, qtbot, shapes_dir: Path) -> No
     assert all(name.startswith("red_circle") for name in result_names(reopened))
 
 
-@requires_tiny_model
-def test_a_threshold_search_pages_past_its_first_page(
-    make_window, qtbot, shapes_dir: Path, monkeypatch
-) -> None:
-    """More hits pass than one page holds: the grid keeps paging, and the count says it is a lower bound."""
+SMALL_PAGE = 10  # the 36 test photos then page the way a library of thousands pages by 250
+
+
+@pytest.fixture
+def paging_window(make_window, qtbot, shapes_dir: Path, monkeypatch):
     from app.gui import search_controller
 
-    monkeypatch.setattr(search_controller, "PER_PAGE", 5)
+    monkeypatch.setattr(search_controller, "PER_PAGE", SMALL_PAGE)
     window = make_window()
     import_and_wait(qtbot, window, [shapes_dir])
-    window.threshold_control.setValue(40)
-    window.search.submit_text("a red circle")
-    wait_for_query(qtbot, window, lambda q: q.text == "a red circle")
-    assert window.search_status.text().endswith("5+ found")
-    model = window.results_model
-    while model.canFetchMore(QModelIndex()):
-        with qtbot.waitSignal(window.client.searchFinished, timeout=SEARCH_WAIT_MS):
-            model.fetchMore(QModelIndex())
-    shown = similarities(window)
-    assert 5 < len(shown) < SHAPES_IN_FOLDER
-    assert all(s >= 0.40 for s in shown)
-    assert shown == sorted(shown, reverse=True)
+    return window
 
 
 def page_to_the_end(qtbot, window) -> None:
@@ -129,14 +119,24 @@ def page_to_the_end(qtbot, window) -> None:
 
 
 @requires_tiny_model
-def test_paging_shows_every_similar_photo_once_and_counts_them(
-    make_window, qtbot, shapes_dir: Path, monkeypatch
-) -> None:
-    from app.gui import search_controller
+def test_a_threshold_search_pages_on_and_its_count_catches_up(qtbot, paging_window) -> None:
+    """More hits pass than one page holds: the grid keeps paging, the count first says it is a lower
+    bound and then how many there were."""
+    window = paging_window
+    window.threshold_control.setValue(10)
+    window.search.submit_text("a red circle")
+    wait_for_query(qtbot, window, lambda q: q.text == "a red circle")
+    assert window.search_status.text().endswith(f"{SMALL_PAGE}+ found")
+    page_to_the_end(qtbot, window)
+    shown = similarities(window)
+    assert SMALL_PAGE < len(shown) <= SHAPES_IN_FOLDER
+    assert all(s >= 0.10 for s in shown) and shown == sorted(shown, reverse=True)
+    assert window.search_status.text().endswith(f"{len(shown)} found")
 
-    monkeypatch.setattr(search_controller, "PER_PAGE", 10)  # the 36 photos page like 250+ would
-    window = make_window()
-    import_and_wait(qtbot, window, [shapes_dir])
+
+@requires_tiny_model
+def test_paging_shows_every_similar_photo_once_and_counts_them(qtbot, paging_window) -> None:
+    window = paging_window
     chosen = window.results_model.doc_id(0)
     # The grid still shows the library and asks for more of it while page 1 of the new search is on
     # its way: that must neither mix the two nor skip a page.
@@ -146,21 +146,3 @@ def test_paging_shows_every_similar_photo_once_and_counts_them(
     shown = [window.results_model.doc_id(r) for r in range(window.results_model.rowCount())]
     assert len(shown) == len(set(shown)) == SHAPES_IN_FOLDER - 1 and chosen not in shown
     assert window.search_status.text().endswith(f"{SHAPES_IN_FOLDER - 1} found")
-
-
-@requires_tiny_model
-def test_the_count_catches_up_while_a_threshold_search_pages(
-    make_window, qtbot, shapes_dir: Path, monkeypatch
-) -> None:
-    from app.gui import search_controller
-
-    monkeypatch.setattr(search_controller, "PER_PAGE", 10)
-    window = make_window()
-    import_and_wait(qtbot, window, [shapes_dir])
-    window.threshold_control.setValue(1)
-    window.search.submit_text("a red circle")
-    wait_for_query(qtbot, window, lambda q: q.text == "a red circle")
-    assert window.search_status.text().endswith("10+ found")
-    page_to_the_end(qtbot, window)
-    rows = window.results_model.rowCount()
-    assert rows > 10 and window.search_status.text().endswith(f"{rows} found")
