@@ -17,9 +17,7 @@ window is up before the model is loaded.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import sys
 import threading
 import time
@@ -28,7 +26,8 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
 
-from app.gui.import_job import ImportJob, SkippedFile, scan_paths
+from app.gui.engine_worker_library import LibrarySlots
+from app.gui.import_job import ImportJob, scan_paths
 from app.gui.model_setup import install_weights_file, model_config_of, model_of
 from app.gui.problems import problem_from_exception
 
@@ -61,7 +60,7 @@ class SearchGate:
         self.advance(sys.maxsize)
 
 
-class EngineWorker(QObject):
+class EngineWorker(QObject, LibrarySlots):
     """Runs on the engine thread. Every slot catches its errors and reports them as ``failed``."""
 
     opened = Signal(object)  # list of collection dicts
@@ -225,159 +224,6 @@ class EngineWorker(QObject):
         if removed:
             self.documentsRemoved.emit(request_id, removed)
             self.collectionsChanged.emit(self._refresh_collections())
-
-    @Slot(int, str, float)
-    def find_duplicates(self, request_id: int, collection: str, threshold: float) -> None:
-        if self._engine is None:
-            return
-        try:
-            groups = self._engine.collections[collection].documents.find_duplicates(threshold=threshold)
-            hidden = {
-                f["name"]
-                for f in self._collections.get(collection, {}).get("fields", [])
-                if f.get("type") in ("image", "float[]")
-            }
-            for group in groups:
-                # Stored images (base64) and vectors are large and of no use to the view: leave them here.
-                group["documents"] = [
-                    {k: v for k, v in doc.items() if k not in hidden} for doc in group["documents"]
-                ]
-        except Exception as exc:
-            self._fail(request_id, "duplicates", exc, collection)
-            return
-        self.duplicatesFound.emit(request_id, groups)
-
-    @Slot(int, str, object)
-    def trash_documents(self, request_id: int, collection: str, ids: list[str]) -> None:
-        """Move the photos' files to the system trash and remove them from the collection."""
-        if self._engine is None:
-            return
-        try:
-            results = self._engine.collections[collection].documents.trash_files(list(ids))
-        except Exception as exc:
-            self._fail(request_id, "trash", exc, collection)
-            return
-        removed = [r["id"] for r in results if r["success"]]
-        self.documentsTrashed.emit(request_id, results)
-        if removed:
-            self.documentsRemoved.emit(request_id, removed)
-            self.collectionsChanged.emit(self._refresh_collections())
-
-    # -- followed folders ------------------------------------------------------------------------------
-
-    @Slot(int, str)
-    def list_folders(self, request_id: int, collection: str) -> None:
-        if self._engine is None:
-            return
-        try:
-            self.foldersChanged.emit(collection, self._engine.collections[collection].folders.retrieve())
-        except Exception as exc:
-            self._fail(request_id, "folders", exc, collection)
-
-    @Slot(int, str, object, object, object)
-    def follow_folders(
-        self, request_id: int, collection: str, paths: list[str], create_schema: object, cancel: object
-    ) -> None:
-        """Follow folders (creating the collection first when asked) and bring them in step at once."""
-        if self._engine is None:
-            return
-        from app.engine.errors import ObjectAlreadyExists
-        from app.engine.folders import normalize_folder
-
-        try:
-            if create_schema and collection not in {c["name"] for c in self._refresh_collections()}:
-                self._engine.collections.create(create_schema)
-                self.collectionsChanged.emit(self._refresh_collections())
-            folders = self._engine.collections[collection].folders
-            for path in paths:
-                # Dropped again, or inside a followed folder: the rescan below covers it.
-                with contextlib.suppress(ObjectAlreadyExists):
-                    folders.add(path)
-            wanted = [normalize_folder(p) for p in paths]
-            roots = [
-                f["path"]
-                for f in folders.retrieve()
-                if any(w == f["path"] or w.startswith(f["path"].rstrip(os.sep) + os.sep) for w in wanted)
-            ]
-        except Exception as exc:
-            self._fail(request_id, "follow", exc, collection)
-            self.foldersScanned.emit(request_id, collection, [])
-            return
-        self._rescan(request_id, collection, roots, cancel, report=True)
-
-    @Slot(int, str, object, object)
-    def rescan_folders(self, request_id: int, collection: str, paths: object, cancel: object) -> None:
-        self._rescan(request_id, collection, paths, cancel, report=False)
-
-    def _rescan(
-        self, request_id: int, collection: str, paths: object, cancel: object, *, report: bool
-    ) -> None:
-        """Apply what changed on disk; files that need embedding then import in chunks like an import.
-        With ``report`` (the user asked for these folders) an import summary comes even when nothing
-        needed embedding, so dropping a folder again says it is up to date."""
-        assert isinstance(cancel, threading.Event)
-        if self._engine is None:
-            return
-        try:
-            folders = self._engine.collections[collection].folders
-            reports = folders.scan(list(paths) if paths is not None else None, cancel=cancel)
-            listing = folders.retrieve()
-        except Exception as exc:
-            self._fail(request_id, "rescan", exc, collection)
-            self.foldersScanned.emit(request_id, collection, [])
-            return
-        # A rescan right after a follow (the new collection's start-up rescan) finds the same new files:
-        # those already waiting in a queued import are left to it.
-        queued = {p for job in self._jobs if job.collection == collection for p in job.files[job.position :]}
-        todo = [path for report in reports for path in report["to_import"] if path not in queued]
-        for report in reports:
-            report["to_import"] = [p for p in report["to_import"] if p not in queued]
-        self.foldersChanged.emit(collection, listing)  # first: the GUI watches what the scan walked
-        self.foldersScanned.emit(request_id, collection, reports)
-        if any(r["removed"] or r["moved"] or r["touched"] for r in reports):
-            self.collectionsChanged.emit(self._refresh_collections())
-        if (todo or report) and not cancel.is_set():
-            known = sum(r["unchanged"] + r["touched"] + len(r["moved"]) for r in reports)
-            # Only a follow lists the other files it found: on every later rescan they would be noise.
-            skipped = (
-                [
-                    SkippedFile(p, f"not a supported image type ({Path(p).suffix or 'no extension'})")
-                    for r in reports
-                    for p in r["ignored"]
-                ]
-                + [
-                    SkippedFile(f["path"], f"{f['error']} (unchanged since it failed; fix or replace it)")
-                    for r in reports
-                    for f in r["known_failures"]
-                ]
-                + [SkippedFile(f["path"], f["error"]) for r in reports for f in r["failed"]]
-                if report
-                else []
-            )
-            self._jobs.append(ImportJob(request_id, collection, todo, skipped, cancel, already_there=known))
-            self.importStarted.emit(request_id, len(todo))
-            if len(self._jobs) == 1:
-                self._nextImportStep.emit()
-
-    @Slot(int, str, str, bool)
-    def unfollow_folder(self, request_id: int, collection: str, path: str, remove_photos: bool) -> None:
-        if self._engine is None:
-            return
-        from app.engine.folders import normalize_folder
-
-        # Photos of this folder still waiting to be embedded must not arrive after it is gone.
-        prefix = normalize_folder(path).rstrip(os.sep) + os.sep
-        for job in self._jobs:
-            if job.collection == collection:
-                waiting = job.files[job.position :]
-                job.files[job.position :] = [p for p in waiting if not p.startswith(prefix)]
-        try:
-            folders = self._engine.collections[collection].folders
-            folders.delete(path, remove_photos=remove_photos)
-            self.foldersChanged.emit(collection, folders.retrieve())
-            self.collectionsChanged.emit(self._refresh_collections())
-        except Exception as exc:
-            self._fail(request_id, "unfollow", exc, collection)
 
     @Slot(int, str, object, object, object)
     def start_import(

@@ -58,6 +58,7 @@ class FoldersDialog(QDialog):
         self._client = client
         self._collection = collection
         self._folders: list[dict] = []
+        self._question: QMessageBox | None = None  # "stop following?" while it is open
 
         intro = QLabel(
             "Photoseek keeps these folders in step: new photos are added, edited ones updated, deleted "
@@ -166,9 +167,17 @@ class FoldersDialog(QDialog):
         remove = box.addButton("Remove Photos", QMessageBox.ButtonRole.DestructiveRole)
         keep = box.addButton("Keep Photos", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        if box.clickedButton() in (remove, keep):
-            self.unfollow(path, remove_photos=box.clickedButton() is remove)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(button: object) -> None:
+            if button in (remove, keep):
+                self.unfollow(path, remove_photos=button is remove)
+
+        # Window-modal and without a nested event loop: the engine's answers keep flowing meanwhile, and
+        # the box goes with this dialog if the dialog is closed first.
+        box.buttonClicked.connect(answered)
+        box.open()
+        self._question = box
 
     def unfollow(self, path: str, *, remove_photos: bool) -> int:
         return self._client.unfollow_folder(self._collection, path, remove_photos=remove_photos)

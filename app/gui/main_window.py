@@ -200,6 +200,8 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
         self._update_empty_text(query)
         self._search_ms = elapsed_ms
         self._show_search_count(query, found)
+        if query.similar_to is None:
+            self.search_field.restore_placeholder()
         self.results_view.scrollToTop()  # a new search starts at its best match, the library at its newest
         self.resultsShown.emit(query)
 

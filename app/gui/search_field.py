@@ -124,6 +124,10 @@ class SearchField(QLineEdit):
         self.setPlaceholderText(REFINE_PLACEHOLDER)
         self._place_chip()
 
+    def restore_placeholder(self) -> None:
+        """The usual hint again (after a "Photos like ..." one outlived its search)."""
+        self.setPlaceholderText(REFINE_PLACEHOLDER if self._image_label is not None else PLACEHOLDER)
+
     def clear_image(self) -> None:
         had_image = self._image_label is not None
         self._image_label = None

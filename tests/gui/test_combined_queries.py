@@ -105,3 +105,15 @@ def test_the_clear_button_takes_the_words_but_keeps_the_image(make_window, qtbot
     assert window.search_field.image_label == "red.png"
     assert window.search.query.image_base64 is not None and window.search.query.text == ""
     assert window.search_status.text().startswith("Search:")
+
+
+@requires_tiny_model
+def test_the_find_similar_hint_goes_once_words_are_searched(make_window, qtbot, shapes_dir: Path) -> None:
+    window = make_window()
+    import_and_wait(qtbot, window, [shapes_dir])
+    with qtbot.waitSignal(window.resultsShown, timeout=SEARCH_WAIT_MS):
+        window.find_similar(window.results_model.doc_id(0), "first.png", path="")  # no picture to show
+    assert window.search_field.placeholderText().startswith("Photos like first.png")
+    search_for(qtbot, window, "a red circle")
+    window.search_field.clear()
+    assert not window.search_field.placeholderText().startswith("Photos like")

@@ -106,7 +106,7 @@ def test_an_unplugged_folder_is_offline_and_its_photos_stay(make_window, qtbot, 
 
 
 @requires_tiny_model
-def test_removing_a_folder_in_the_dialog(make_window, qtbot, tmp_path: Path, monkeypatch) -> None:
+def test_removing_a_folder_in_the_dialog(make_window, qtbot, tmp_path: Path) -> None:
     folder = photo_folder(tmp_path)
     window = make_window()
     import_and_wait(qtbot, window, [folder])
@@ -115,15 +115,11 @@ def test_removing_a_folder_in_the_dialog(make_window, qtbot, tmp_path: Path, mon
     dialog.tree.topLevelItem(0).setSelected(True)
     assert dialog.remove_button.isEnabled()
 
-    def answer_remove_photos(box: QMessageBox) -> int:
-        assert "Stop following" in box.text() and "5 photos" in box.informativeText()
-        remove = next(b for b in box.buttons() if b.text() == "Remove Photos")
-        remove.click()
-        return 0
-
-    monkeypatch.setattr(QMessageBox, "exec", answer_remove_photos)
+    dialog.remove_button.click()
+    box = dialog.findChild(QMessageBox)
+    assert box.isVisible() and "Stop following" in box.text() and "5 photos" in box.informativeText()
     with qtbot.waitSignal(window.client.foldersChanged, timeout=SEARCH_WAIT_MS):
-        dialog.remove_button.click()
+        next(b for b in box.buttons() if b.text() == "Remove Photos").click()
     qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 0, timeout=SEARCH_WAIT_MS)
     assert dialog.empty_label.isVisible()
     assert library_names(qtbot, window) == []
