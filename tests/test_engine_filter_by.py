@@ -295,3 +295,16 @@ def test_imported_files_carry_metadata_that_filters_use(tmp_path: Path) -> None:
         assert [h["document"]["name"] for h in nearest["hits"]] == ["other.png"]
     finally:
         engine.close()
+
+
+def test_a_repeated_filter_sees_documents_written_since(engine: Engine) -> None:
+    """Matching documents are remembered per filter, but only until the collection changes."""
+    params = {"collection": "vectors", "q": "*", "filter_by": "colour:=gold", "per_page": 10}
+    assert search_one(engine, params)["found"] == 0
+    documents = engine.collections["vectors"].documents
+    documents.create({"id": "gold1", "title": "t", "colour": "gold", "n": 1, "vec": [1.0] + [0.0] * 7})
+    assert hit_ids(search_one(engine, params)) == ["gold1"]
+    vector = {**params, "vector_query": "vec:([1, 0, 0, 0, 0, 0, 0, 0], k:5)"}
+    assert hit_ids(search_one(engine, vector)) == ["gold1"]
+    documents["gold1"].delete()
+    assert search_one(engine, params)["found"] == 0 and search_one(engine, vector)["found"] == 0

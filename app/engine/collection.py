@@ -44,6 +44,8 @@ class Collection:
         self._last_save = time.monotonic()
         self._pending_index: list[tuple[int, dict[str, np.ndarray | None]]] = []
         self._count: int | None = None
+        # (filter_by text, change seq) -> matching labels newest first; see search._matching_labels.
+        self.filter_cache: dict[tuple[str, int], list[int]] = {}
 
     @property
     def db(self) -> Database:

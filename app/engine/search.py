@@ -17,6 +17,7 @@ from app.engine.images import ImageError, decode_base64
 from app.engine.vector_query import VectorQuery, parse_vector_query
 
 MAX_PER_PAGE = 250
+FILTER_CACHE_SIZE = 4  # filters remembered per collection (each up to one int per document)
 DEFAULT_ALPHA = 0.3
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -85,7 +86,7 @@ def search(coll: Collection, params: dict) -> dict:
     ranked: list[dict] | None = None  # stays None for a listing, whose facets count every match
     allowed: set[int] | None = None
     if matches is not None and (vq is not None or not wildcard):
-        allowed = {label for label, body in coll.db.all_bodies(coll.id) if matches(body)}
+        allowed = set(_matching_labels(coll, matches, params["filter_by"]))
     if vq is not None:
         ranked = _vector_hits(coll, vq, q, window, allowed)
         if text_fields and not wildcard:
@@ -104,7 +105,10 @@ def search(coll: Collection, params: dict) -> dict:
         bodies = coll.db.bodies([h["label"] for h in chosen])
         hits = [_hit(coll, h["label"], bodies[h["label"]], params, h) for h in chosen]
     elif matches is not None:
-        found, rows = _filtered_newest(coll, matches, per_page, (page - 1) * per_page)
+        matched = _matching_labels(coll, matches, params["filter_by"])
+        found, offset = len(matched), (page - 1) * per_page
+        shown = coll.db.bodies(matched[offset : offset + per_page])
+        rows = [(label, shown[label]) for label in matched[offset : offset + per_page] if label in shown]
         hits = [_hit(coll, label, body, params, {}) for label, body in rows]
     else:
         found = coll.count()
@@ -206,19 +210,20 @@ def _only_allowed(hits: list[dict], allowed: set[int] | None) -> list[dict]:
     return hits if allowed is None else [h for h in hits if h["label"] in allowed]
 
 
-def _filtered_newest(
-    coll: Collection, matches: Callable[[dict], bool], limit: int, offset: int
-) -> tuple[int, list[tuple[int, dict]]]:
-    """Matching documents newest first: how many match, and the page's rows."""
-    found = 0
-    rows: list[tuple[int, dict]] = []
-    for label, body in coll.db.all_bodies(coll.id):
-        if not matches(body):
-            continue
-        if offset <= found < offset + limit:
-            rows.append((label, body))
-        found += 1
-    return found, rows
+def _matching_labels(coll: Collection, matches: Callable[[dict], bool], text: str) -> list[int]:
+    """Labels of the documents a filter matches, newest first.
+
+    Remembered until the collection next changes: someone who set a filter then types query after query
+    against it, and checking 100k documents again for each would cost about half a second every time.
+    """
+    key = (text, coll.db.current_seq())
+    cached = coll.filter_cache.get(key)
+    if cached is None:
+        cached = [label for label, body in coll.db.all_bodies(coll.id) if matches(body)]
+        while len(coll.filter_cache) >= FILTER_CACHE_SIZE:
+            coll.filter_cache.pop(next(iter(coll.filter_cache)))
+        coll.filter_cache[key] = cached
+    return cached
 
 
 def _vector_hits(
