@@ -366,3 +366,31 @@ def test_trashing_a_second_path_to_the_same_file_keeps_the_file(
     (result,) = documents.trash_files([file_doc_id(link / "red-circle.png")])
     assert result["success"] and result["trashed"] is False and "Same file" in result["note"]
     assert (library / "red-circle.png").exists() and count(engine) == 5
+
+
+def test_a_rescan_can_walk_a_step_at_a_time(engine: Engine, library: Path) -> None:
+    synced(engine, library)
+    (library / "trip/blue-square.jpg").unlink()
+    (library / "new").mkdir()
+    (library / "new/purple-cross.png").write_bytes(shape_bytes("purple", "cross", 0, "PNG"))
+    rescan = folders(engine).begin_scan()
+    steps = 1
+    while not rescan.step(0):  # one folder per step
+        steps += 1
+        assert count(engine) == 3  # walking alone changes nothing
+    assert steps == 4  # Pictures, trip, trip/deeper, new
+    (report,) = [s.to_dict() for s in rescan.finish()]
+    assert report["removed"] == [str(library / "trip/blue-square.jpg")]
+    assert report["to_import"] == [str(library / "new/purple-cross.png")]
+    assert count(engine) == 2
+
+
+def test_a_cancelled_rescan_changes_nothing(engine: Engine, library: Path) -> None:
+    import threading
+
+    synced(engine, library)
+    (library / "red-circle.png").unlink()
+    cancelled = threading.Event()
+    cancelled.set()
+    assert folders(engine).sync(cancel=cancelled) == []
+    assert count(engine) == 3

@@ -172,6 +172,13 @@ class Folders:
 
         return [s.to_dict() for s in folders.scan(self._engine._collection(self._name), paths, cancel)]
 
+    def begin_scan(self, paths: list[str] | None = None):
+        """A scan to run a step at a time: ``step(seconds)`` until it returns True, then ``finish()``
+        (see folders.Rescan). For callers that must stay responsive while a slow drive is walked."""
+        from app.engine import folders
+
+        return folders.Rescan(self._engine._collection(self._name), paths)
+
     def sync(
         self,
         paths: list[str] | None = None,

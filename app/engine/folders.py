@@ -27,8 +27,8 @@ from pathlib import Path
 
 from app.engine.collection import Collection
 from app.engine.errors import ObjectAlreadyExists, ObjectNotFound, RequestMalformed
-from app.engine.files import UNSTORABLE_NAME, file_content_hash, file_doc_id, file_type_of, import_files
-from app.engine.images import SUPPORTED_EXTENSIONS
+from app.engine.files import file_content_hash, file_doc_id, file_type_of, import_files
+from app.engine.folder_walk import FolderWalk
 from app.engine.importer import Progress
 
 
@@ -148,60 +148,14 @@ def _offline_reason(folder: str) -> str | None:
         return f"The folder cannot be read: {exc.strerror or exc}."
 
 
-def _walk(folder: str, scan: FolderScan) -> tuple[dict[str, os.stat_result], list[str]]:
-    """Every supported image under ``folder`` with its stat, hidden entries left out; and the paths whose
-    contents the walk could not see (a folder that failed to list, a symlinked folder, a file whose
-    stat failed), under which nothing may count as deleted."""
-    found: dict[str, os.stat_result] = {}
-    unseen: list[str] = []
-    pending = [folder]
-    while pending:
-        current = pending.pop()
-        scan.directories.append(current)
-        try:
-            entries = list(os.scandir(current))
-        except OSError:
-            # Unreadable for now (permissions, a privacy prompt, a flaky share): its photos stay.
-            unseen.append(current)
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(entry.path)
-                elif entry.is_symlink() and entry.is_dir():
-                    # Not followed (links can loop or reach a whole disk), but photos imported through
-                    # the link's path before must not be mistaken for deleted ones.
-                    unseen.append(entry.path)
-                elif os.path.splitext(entry.name)[1].lower() in SUPPORTED_EXTENSIONS:
-                    if not _storable(entry.path):
-                        scan.failed.append({"path": entry.path, "error": UNSTORABLE_NAME})
-                        continue
-                    found[entry.path] = entry.stat()
-                else:
-                    scan.ignored.append(entry.path)
-            except FileNotFoundError:
-                continue  # deleted while the folder was being listed
-            except OSError:
-                unseen.append(entry.path)
-    return found, unseen
-
-
-def _storable(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _scan_folder(
-    coll: Collection, folder: str, device: int | None, scan: FolderScan, moves_pool: dict
+def _classify(
+    coll: Collection, walk: FolderWalk, device: int | None, scan: FolderScan, moves_pool: dict
 ) -> tuple[list, list]:
-    """Classify one online folder. Returns (new paths with stat, vanished rows)."""
+    """Compare one walked folder with its documents. Returns (new paths with stat, vanished rows)."""
+    folder, found, unseen = walk.folder, walk.found, walk.unseen
+    scan.directories, scan.ignored = list(walk.directories), list(walk.ignored)
+    scan.failed.extend(walk.failed)
     rows = coll.db.file_rows(coll.id, folder)
-    found, unseen = _walk(folder, scan)
     if not found and rows and not _same_drive(folder, device):
         scan.status = "offline"
         scan.reason = (
@@ -260,40 +214,80 @@ def _hash_or_none(path: str) -> str | None:
         return None
 
 
-def scan(
-    coll: Collection, folders: list[str] | None = None, cancel: threading.Event | None = None
-) -> list[FolderScan]:
-    """Bring the collection in step with its followed folders, except for embedding: removals, moves and
-    metadata refreshes are applied; files that need embedding are listed in each scan's ``to_import``.
-
-    Folders are scanned together so that a photo moved from one followed folder to another keeps its
-    embedding too.
+class Rescan:
+    """One rescan of some followed folders, in three parts: ``__init__`` reads which folders and which are
+    offline, ``step`` walks the disk a little at a time (no database work), ``finish`` compares and
+    applies what changed. Folders are compared together so that a photo moved from one followed folder
+    to another keeps its embedding too.
     """
-    devices = {s["path"]: s["device"] for s in coll.db.sources(coll.id)}
-    sources = list(devices)
-    if folders is not None:
-        wanted = {normalize_folder(f) for f in folders}
-        unknown = wanted - set(sources)
-        if unknown:
-            raise ObjectNotFound(f"Collection `{coll.name}` does not follow `{sorted(unknown)[0]}`.")
-        sources = [s for s in sources if s in wanted]
-    scans: list[FolderScan] = []
-    moves_pool: dict[tuple, list] = {}
-    new_by_scan: list[tuple[FolderScan, list]] = []
-    vanished_all: list[tuple[FolderScan, list]] = []
-    for folder in sources:
-        if cancel is not None and cancel.is_set():
-            break
-        entry = FolderScan(folder)
-        scans.append(entry)
-        reason = _offline_reason(folder)
-        if reason is not None:
-            entry.status, entry.reason = "offline", reason
-            continue
-        new, vanished = _scan_folder(coll, folder, devices[folder], entry, moves_pool)
-        new_by_scan.append((entry, new))
-        vanished_all.append((entry, vanished))
 
+    def __init__(self, coll: Collection, folders: list[str] | None = None) -> None:
+        self.coll = coll
+        devices = {s["path"]: s["device"] for s in coll.db.sources(coll.id)}
+        chosen = list(devices)
+        if folders is not None:
+            wanted = {normalize_folder(f) for f in folders}
+            unknown = wanted - set(chosen)
+            if unknown:
+                raise ObjectNotFound(f"Collection `{coll.name}` does not follow `{sorted(unknown)[0]}`.")
+            chosen = [f for f in chosen if f in wanted]
+        self.scans: list[FolderScan] = []
+        self._walks: list[tuple[FolderScan, FolderWalk, int | None]] = []
+        for folder in chosen:
+            entry = FolderScan(folder)
+            self.scans.append(entry)
+            reason = _offline_reason(folder)
+            if reason is not None:
+                entry.status, entry.reason = "offline", reason
+            else:
+                self._walks.append((entry, FolderWalk(folder), devices[folder]))
+
+    @property
+    def files_seen(self) -> int:
+        return sum(len(walk.found) for _, walk, _ in self._walks)
+
+    def step(self, seconds: float | None = None) -> bool:
+        """Walk for about ``seconds`` (None: to the end). Returns whether every folder is walked."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        for _, walk, _ in self._walks:
+            if not walk.done and not walk.step(deadline) and deadline is not None:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        return all(walk.done for _, walk, _ in self._walks)
+
+    def finish(self) -> list[FolderScan]:
+        """Apply removals, moves and metadata refreshes; list what needs embedding (``to_import``)."""
+        coll = self.coll
+        # A folder unfollowed while it was being walked is left alone.
+        still = {s["path"] for s in coll.db.sources(coll.id)}
+        scans = [entry for entry in self.scans if entry.folder in still]
+        moves_pool: dict[tuple, list] = {}
+        new_by_scan: list[tuple[FolderScan, list]] = []
+        vanished_all: list[tuple[FolderScan, list]] = []
+        for entry, walk, device in self._walks:
+            if entry.folder in still:
+                new, vanished = _classify(coll, walk, device, entry, moves_pool)
+                new_by_scan.append((entry, new))
+                vanished_all.append((entry, vanished))
+        moved_labels = _apply_moves(coll, new_by_scan, moves_pool)
+        gone: list[int] = []
+        for entry, vanished in vanished_all:
+            for row in vanished:
+                if row[0] not in moved_labels:
+                    gone.append(row[0])
+                    entry.removed.append(row[2])
+        coll.delete_labels(gone)
+        now = int(time.time())
+        for entry in scans:
+            device = _device(entry.folder) if entry.status == "online" else None
+            coll.db.mark_source(coll.id, entry.folder, now, entry.status, entry.reason, device)
+        return scans
+
+
+def _apply_moves(coll: Collection, new_by_scan: list[tuple[FolderScan, list]], moves_pool: dict) -> set[int]:
+    """Re-key vanished photos to the new paths holding their bytes; other new files are to be embedded.
+    Returns the labels that moved."""
     moved_labels: set[int] = set()
     rewrites: list[tuple[int, str, dict]] = []
     for entry, new in new_by_scan:
@@ -315,19 +309,19 @@ def scan(
             rewrites.append((row[0], file_doc_id(Path(path)), _moved_body(stored[1], Path(path), st)))
             entry.moved.append((row[2], path))
     coll.rewrite_bodies(rewrites)
+    return moved_labels
 
-    gone: list[int] = []
-    for entry, vanished in vanished_all:
-        for row in vanished:
-            if row[0] not in moved_labels:
-                gone.append(row[0])
-                entry.removed.append(row[2])
-    coll.delete_labels(gone)
-    now = int(time.time())
-    for entry in scans:
-        device = _device(entry.folder) if entry.status == "online" else None
-        coll.db.mark_source(coll.id, entry.folder, now, entry.status, entry.reason, device)
-    return scans
+
+def scan(
+    coll: Collection, folders: list[str] | None = None, cancel: threading.Event | None = None
+) -> list[FolderScan]:
+    """Bring the collection in step with its followed folders, except for embedding (see Rescan).
+    Cancelled while walking, it changes nothing and returns no reports."""
+    rescan = Rescan(coll, folders)
+    cancelled = cancel.is_set if cancel is not None else lambda: False
+    while not cancelled() and not rescan.step(0.5):
+        pass
+    return [] if cancelled() else rescan.finish()
 
 
 def _device(folder: str) -> int | None:

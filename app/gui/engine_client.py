@@ -44,6 +44,7 @@ class EngineClient(QObject):
     facetsFinished = Signal(int, str, object)  # request id, collection, result with facet_counts
     foldersChanged = Signal(str, object)  # collection, [{"path", "status", "reason", "documents", ...}]
     foldersScanned = Signal(int, str, object)  # request id, collection, reports (imports follow)
+    folderScanProgress = Signal(int, str, int)  # request id, collection, photos seen (slow walks only)
     downloadProgress = Signal(int, int, int)
     downloadFinished = Signal(int, str)
     failed = Signal(int, str, object)
@@ -84,7 +85,7 @@ class EngineClient(QObject):
         for name in (
             "opened", "collectionsChanged", "importStarted", "importProgress", "importBatch",
             "documentsRemoved", "downloadProgress", "modelState", "duplicatesFound", "documentsTrashed",
-            "foldersChanged", "facetsFinished",
+            "foldersChanged", "facetsFinished", "folderScanProgress",
         ):  # fmt: skip
             getattr(worker, name).connect(getattr(self, name))
         worker.searchFinished.connect(self._on_search_finished)

@@ -80,7 +80,9 @@ class EngineWorker(QObject, LibrarySlots):
     downloadFinished = Signal(int, str)  # request id, model name
     failed = Signal(int, str, object)  # request id, operation, EngineProblem
     modelState = Signal(str, str)  # "idle" | "loading" | "ready" | "missing", model name
+    folderScanProgress = Signal(int, str, int)  # request id, collection, photos seen so far (long walks)
     _nextImportStep = Signal()
+    _nextRescanStep = Signal()
 
     def __init__(self, data_dir: Path, gate: SearchGate, engine_options: dict | None = None) -> None:
         super().__init__()
@@ -95,6 +97,8 @@ class EngineWorker(QObject, LibrarySlots):
         # Queued even though sender and receiver share a thread: the step must go to the back of the
         # event queue, behind any search the GUI posted while the previous chunk ran.
         self._nextImportStep.connect(self._import_step, Qt.ConnectionType.QueuedConnection)
+        self._nextRescanStep.connect(self._rescan_step, Qt.ConnectionType.QueuedConnection)
+        self._rescans: list[tuple] = []  # (request id, collection, Rescan, cancel event, report)
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -339,6 +343,7 @@ class EngineWorker(QObject, LibrarySlots):
         """Last slot the thread runs: cancel imports, close the engine here (it owns SQLite), end the loop."""
         for job in self._jobs:
             job.cancel.set()
+        self._rescans.clear()
         self._jobs.clear()
         try:
             if self._engine is not None:

@@ -16,6 +16,9 @@ from PySide6.QtCore import Slot
 
 from app.gui.import_job import ImportJob, SkippedFile
 
+# A rescan walks the disk this long at a time before queued searches get their turn.
+RESCAN_STEP_SECONDS = 0.25
+
 
 class LibrarySlots:
     """Slots of ``EngineWorker`` (see there for the signals and helpers they use)."""
@@ -114,12 +117,50 @@ class LibrarySlots:
             return
         try:
             folders = self._engine.collections[collection].folders
-            reports = folders.scan(list(paths) if paths is not None else None, cancel=cancel)
-            listing = folders.retrieve()
+            rescan = folders.begin_scan(list(paths) if paths is not None else None)
         except Exception as exc:
             self._fail(request_id, "rescan", exc, collection)
             self.foldersScanned.emit(request_id, collection, [])
             return
+        self._rescans.append((request_id, collection, rescan, cancel, report))
+        if len(self._rescans) == 1:
+            self._nextRescanStep.emit()
+
+    @Slot()
+    def _rescan_step(self) -> None:
+        """Walk the first queued rescan's folders for a moment, then let queued searches run (as import
+        chunks do); once walked, apply what changed."""
+        if not self._rescans or self._engine is None:
+            return
+        request_id, collection, rescan, cancel, report = self._rescans[0]
+        try:
+            done = cancel.is_set() or rescan.step(RESCAN_STEP_SECONDS)
+            if done:
+                self._rescans.pop(0)
+                reports = [] if cancel.is_set() else [s.to_dict() for s in rescan.finish()]
+                listing = self._engine.collections[collection].folders.retrieve()
+        except Exception as exc:
+            self._rescans.pop(0)
+            self._fail(request_id, "rescan", exc, collection)
+            self.foldersScanned.emit(request_id, collection, [])
+            done = False
+        else:
+            if done:
+                self._rescanned(request_id, collection, reports, listing, cancel, report)
+            else:
+                self.folderScanProgress.emit(request_id, collection, rescan.files_seen)
+        if self._rescans:
+            self._nextRescanStep.emit()
+
+    def _rescanned(
+        self,
+        request_id: int,
+        collection: str,
+        reports: list[dict],
+        listing: list[dict],
+        cancel: threading.Event,
+        report: bool,
+    ) -> None:
         # A rescan right after a follow (the new collection's start-up rescan) finds the same new files:
         # those already waiting in a queued import are left to it.
         queued = {p for job in self._jobs if job.collection == collection for p in job.files[job.position :]}

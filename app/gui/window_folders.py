@@ -56,6 +56,7 @@ class FolderHandling:
         self.statusBar().addPermanentWidget(self.folders_status)
         self.client.foldersChanged.connect(self._on_folders_changed)
         self.client.foldersScanned.connect(self._on_folders_scanned)
+        self.client.folderScanProgress.connect(self._on_scan_progress)
 
     def follow_folders(self, folders: list[str], collection: str | None = None) -> int | None:
         """Follow folders in ``collection`` (default: the current one, creating "Photos" when there is
@@ -140,6 +141,12 @@ class FolderHandling:
         )
         self.folders_status.setToolTip("\n\n".join(f"{f['path']}\n{f.get('reason', '')}" for f in offline))
         self.folders_status.show()
+
+    @Slot(int, str, int)
+    def _on_scan_progress(self, _request_id: int, collection: str, seen: int) -> None:
+        # Only walks that outlast one step report progress: a slow or very large drive.
+        if collection == self.current_collection():
+            self.statusBar().showMessage(f"Checking followed folders: {seen:,} photos so far…", 5000)
 
     @Slot(int, str, object)
     def _on_folders_scanned(self, request_id: int, collection: str, reports: list[dict]) -> None:

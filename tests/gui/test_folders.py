@@ -244,3 +244,28 @@ def test_the_folders_dialog_adds_to_its_own_collection(
     assert changed.args[0] == "Photos"
     qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=SEARCH_WAIT_MS)
     dialog.close()
+
+
+@requires_tiny_model
+def test_searches_are_answered_while_a_long_rescan_walks(
+    make_window, qtbot, tmp_path: Path, monkeypatch
+) -> None:
+    from app.gui import engine_worker_library
+
+    folder = photo_folder(tmp_path)
+    for n in range(30):  # many folders to walk: a stand-in for a slow network share
+        (folder / "rolls" / f"roll-{n:02d}").mkdir(parents=True)
+    window = make_window()
+    import_and_wait(qtbot, window, [folder])
+    monkeypatch.setattr(engine_worker_library, "RESCAN_STEP_SECONDS", 0.0)  # one folder per step
+
+    order: list[str] = []
+    window.client.folderScanProgress.connect(lambda *_: order.append("progress"))
+    window.client.foldersScanned.connect(lambda *_: order.append("scanned"))
+    window.client.searchFinished.connect(lambda *_: order.append("search"))
+    with qtbot.waitSignal(window.client.foldersScanned, timeout=SEARCH_WAIT_MS):
+        window.rescan_folders()
+        window.search.submit_text("a green star")
+    assert order.index("search") < order.index("scanned")
+    assert order.count("progress") > 10
+    assert window.statusBar().currentMessage() == "Folders are up to date (5 photos checked)"

@@ -1,0 +1,83 @@
+"""Listing the images under a followed folder, a little at a time.
+
+Only the disk is read here (directory listings and ``stat``), never the database, and the walk goes in
+steps with a time budget, so the thread doing it can answer other requests in between: on a slow network
+share, listing tens of thousands of photos takes seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from app.engine.files import UNSTORABLE_NAME
+from app.engine.images import SUPPORTED_EXTENSIONS
+
+
+class FolderWalk:
+    """Every supported image under ``folder`` with its stat, hidden entries left out.
+
+    ``unseen`` holds the paths whose contents the walk could not see (a folder that failed to list, a
+    symlinked folder, a file whose stat failed): nothing under them may count as deleted.
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.found: dict[str, os.stat_result] = {}
+        self.unseen: list[str] = []
+        self.directories: list[str] = []
+        self.ignored: list[str] = []  # files that are not a supported image type
+        self.failed: list[dict] = []  # [{"path", "error"}]: images that cannot be stored
+        self._pending = [folder]
+
+    @property
+    def done(self) -> bool:
+        return not self._pending
+
+    def step(self, deadline: float | None = None) -> bool:
+        """List folders until all are listed or ``time.monotonic()`` passes ``deadline`` (at least one
+        folder per call). Returns whether the walk is done."""
+        while self._pending:
+            self._list(self._pending.pop())
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        return self.done
+
+    def _list(self, current: str) -> None:
+        self.directories.append(current)
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            # Unreadable for now (permissions, a privacy prompt, a flaky share): its photos stay.
+            self.unseen.append(current)
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    self._pending.append(entry.path)
+                elif entry.is_symlink() and entry.is_dir():
+                    # Not followed (links can loop or reach a whole disk), but photos imported through
+                    # the link's path before must not be mistaken for deleted ones.
+                    self.unseen.append(entry.path)
+                elif os.path.splitext(entry.name)[1].lower() in SUPPORTED_EXTENSIONS:
+                    if _storable(entry.path):
+                        self.found[entry.path] = entry.stat()
+                    else:
+                        self.failed.append({"path": entry.path, "error": UNSTORABLE_NAME})
+                else:
+                    self.ignored.append(entry.path)
+            except FileNotFoundError:
+                continue  # deleted while the folder was being listed
+            except OSError:
+                self.unseen.append(entry.path)
+
+
+def _storable(path: str) -> bool:
+    # SQLite keeps text as UTF-8: a name that is not would fail the whole batch it is written in.
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
