@@ -6,7 +6,9 @@ Kept generic (engine tests use it too): nothing here imports Qt; GUI fixtures li
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -24,6 +26,8 @@ import sys
 
 import numpy  # noqa: F401  (see _os_threads: numpy's BLAS pool must belong to the main thread)
 import pytest
+
+atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], ignore_errors=True)
 
 # How long a test's threads get to finish after it ends (engine threads close their database, decode
 # pools drain) before the test is failed for leaving them behind.
