@@ -394,3 +394,20 @@ def test_a_cancelled_rescan_changes_nothing(engine: Engine, library: Path) -> No
     cancelled.set()
     assert folders(engine).sync(cancel=cancelled) == []
     assert count(engine) == 3
+
+
+def test_photos_on_a_drive_mounted_inside_stay_while_it_is_unplugged(engine: Engine, library: Path) -> None:
+    """A NAS mounted at Pictures/trip: unplugged, the mount point is an empty folder on the outer drive."""
+    synced(engine, library)
+    conn = sqlite3.connect(engine.data_dir / "photoseek.db")
+    # What a scan records for a folder inside that is another drive (tests cannot mount one).
+    conn.execute("UPDATE sources SET mounts = ?", (f'["{library / "trip"}"]',))
+    conn.commit()
+    conn.close()
+    shutil.rmtree(library / "trip")
+    (library / "trip").mkdir()
+    (report,) = folders(engine).sync()
+    assert report["status"] == "online" and report["removed"] == [] and count(engine) == 3
+    assert report["unplugged"] == [str(library / "trip")] and "photos kept" in report["reason"]
+    (report,) = folders(engine).sync()  # remembered until it is back
+    assert report["unplugged"] == [str(library / "trip")] and count(engine) == 3

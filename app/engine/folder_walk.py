@@ -7,6 +7,7 @@ share, listing tens of thousands of photos takes seconds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -28,7 +29,9 @@ class FolderWalk:
         self.directories: list[str] = []
         self.ignored: list[str] = []  # files that are not a supported image type
         self.failed: list[dict] = []  # [{"path", "error"}]: images that cannot be stored
+        self.mounts: list[str] = []  # folders inside that are another drive (a NAS under ~, say)
         self._pending = [folder]
+        self._device: int | None = None
 
     @property
     def done(self) -> bool:
@@ -44,6 +47,9 @@ class FolderWalk:
         return self.done
 
     def _list(self, current: str) -> None:
+        if self._device is None:
+            with contextlib.suppress(OSError):
+                self._device = os.stat(current).st_dev
         self.directories.append(current)
         try:
             entries = list(os.scandir(current))
@@ -57,6 +63,9 @@ class FolderWalk:
             try:
                 if entry.is_dir(follow_symlinks=False):
                     self._pending.append(entry.path)
+                    device = entry.stat(follow_symlinks=False).st_dev
+                    if self._device is not None and device != self._device:
+                        self.mounts.append(entry.path)
                 elif entry.is_symlink() and entry.is_dir():
                     # Not followed (links can loop or reach a whole disk), but photos imported through
                     # the link's path before must not be mistaken for deleted ones.

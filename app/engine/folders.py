@@ -46,6 +46,7 @@ class FolderScan:
     to_import: list[str] = field(default_factory=list)  # new or changed files that need embedding
     directories: list[str] = field(default_factory=list)  # every folder walked (for watching)
     ignored: list[str] = field(default_factory=list)  # files that are not a supported image type
+    unplugged: list[str] = field(default_factory=list)  # drives inside the folder, not connected now
     imported: int = 0
     failed: list[dict] = field(default_factory=list)  # [{"path", "error"}] from embedding
     # Files that failed before and have not changed since: not tried again, [{"path", "error"}].
@@ -63,6 +64,7 @@ class FolderScan:
             "to_import": list(self.to_import),
             "directories": list(self.directories),
             "ignored": list(self.ignored),
+            "unplugged": list(self.unplugged),
             "imported": self.imported,
             "failed": list(self.failed),
             "known_failures": list(self.known_failures),
@@ -81,7 +83,7 @@ def list_folders(coll: Collection) -> list[dict]:
     """Followed folders with their last scan's status and how many photos came from each."""
     return [
         {
-            **{k: v for k, v in source.items() if k != "device"},
+            **{k: v for k, v in source.items() if k not in ("device", "mounts")},
             "documents": len(coll.db.file_rows(coll.id, source["path"])),
             "watch": _watchable(source["path"]),
         }
@@ -149,14 +151,25 @@ def _offline_reason(folder: str) -> str | None:
 
 
 def _classify(
-    coll: Collection, walk: FolderWalk, device: int | None, scan: FolderScan, moves_pool: dict
+    coll: Collection,
+    walk: FolderWalk,
+    source: dict,
+    scan: FolderScan,
+    moves_pool: dict,
 ) -> tuple[list, list]:
     """Compare one walked folder with its documents. Returns (new paths with stat, vanished rows)."""
-    folder, found, unseen = walk.folder, walk.found, walk.unseen
+    mounts = source["mounts"]
+    folder, found = walk.folder, walk.found
+    # A drive that was mounted inside the folder at the last scan and is not now (its mount point is
+    # an empty folder on this drive, or gone): its photos are offline, not deleted.
+    scan.unplugged = [m for m in mounts if m not in walk.mounts]
+    unseen = walk.unseen + scan.unplugged
+    if scan.unplugged:
+        scan.reason = "Not connected, photos kept: " + ", ".join(scan.unplugged)
     scan.directories, scan.ignored = list(walk.directories), list(walk.ignored)
     scan.failed.extend(walk.failed)
     rows = coll.db.file_rows(coll.id, folder)
-    if not found and rows and not _same_drive(folder, device):
+    if not found and rows and not _same_drive(folder, source["device"]):
         scan.status = "offline"
         scan.reason = (
             f"The folder is empty, but {len(rows)} photos were indexed from it: if it is on a drive "
@@ -223,8 +236,8 @@ class Rescan:
 
     def __init__(self, coll: Collection, folders: list[str] | None = None) -> None:
         self.coll = coll
-        devices = {s["path"]: s["device"] for s in coll.db.sources(coll.id)}
-        chosen = list(devices)
+        sources = {s["path"]: s for s in coll.db.sources(coll.id)}
+        chosen = list(sources)
         if folders is not None:
             wanted = {normalize_folder(f) for f in folders}
             unknown = wanted - set(chosen)
@@ -232,7 +245,7 @@ class Rescan:
                 raise ObjectNotFound(f"Collection `{coll.name}` does not follow `{sorted(unknown)[0]}`.")
             chosen = [f for f in chosen if f in wanted]
         self.scans: list[FolderScan] = []
-        self._walks: list[tuple[FolderScan, FolderWalk, int | None]] = []
+        self._walks: list[tuple[FolderScan, FolderWalk, dict]] = []
         for folder in chosen:
             entry = FolderScan(folder)
             self.scans.append(entry)
@@ -240,7 +253,7 @@ class Rescan:
             if reason is not None:
                 entry.status, entry.reason = "offline", reason
             else:
-                self._walks.append((entry, FolderWalk(folder), devices[folder]))
+                self._walks.append((entry, FolderWalk(folder), sources[folder]))
 
     @property
     def files_seen(self) -> int:
@@ -265,9 +278,10 @@ class Rescan:
         moves_pool: dict[tuple, list] = {}
         new_by_scan: list[tuple[FolderScan, list]] = []
         vanished_all: list[tuple[FolderScan, list]] = []
-        for entry, walk, device in self._walks:
+        walked = {entry.folder: walk for entry, walk, _ in self._walks}
+        for entry, walk, source in self._walks:
             if entry.folder in still:
-                new, vanished = _classify(coll, walk, device, entry, moves_pool)
+                new, vanished = _classify(coll, walk, source, entry, moves_pool)
                 new_by_scan.append((entry, new))
                 vanished_all.append((entry, vanished))
         moved_labels = _apply_moves(coll, new_by_scan, moves_pool)
@@ -280,8 +294,14 @@ class Rescan:
         coll.delete_labels(gone)
         now = int(time.time())
         for entry in scans:
-            device = _device(entry.folder) if entry.status == "online" else None
-            coll.db.mark_source(coll.id, entry.folder, now, entry.status, entry.reason, device)
+            online = entry.status == "online"
+            device = _device(entry.folder) if online else None
+            # Drives mounted inside are remembered while connected, and while not (until unfollowed).
+            walk = walked.get(entry.folder)
+            mounts = None
+            if online and walk is not None:
+                mounts = sorted(set(walk.mounts) | set(entry.unplugged))
+            coll.db.mark_source(coll.id, entry.folder, now, entry.status, entry.reason, device, mounts)
         return scans
 
 

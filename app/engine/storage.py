@@ -64,6 +64,7 @@ _MIGRATIONS: dict[int, str] = {
         status        TEXT NOT NULL DEFAULT 'new',
         reason        TEXT NOT NULL DEFAULT '',
         device        INTEGER,
+        mounts        TEXT NOT NULL DEFAULT '[]',
         PRIMARY KEY (collection_id, path)
     );
     CREATE TABLE file_failures (
@@ -314,12 +315,13 @@ class Database:
 
     def sources(self, collection_id: int) -> list[dict]:
         rows = self._conn.execute(
-            "SELECT path, added_at, last_scan, status, reason, device FROM sources WHERE collection_id = ? "
+            "SELECT path, added_at, last_scan, status, reason, device, mounts FROM sources "
+            "WHERE collection_id = ? "
             "ORDER BY path",
             (collection_id,),
         )
         keys = ("path", "added_at", "last_scan", "status", "reason", "device")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return [{**dict(zip(keys, row[:-1], strict=True)), "mounts": json.loads(row[-1])} for row in rows]
 
     def add_source(self, collection_id: int, path: str, added_at: int) -> None:
         with self.transaction():
@@ -335,14 +337,30 @@ class Database:
             )
 
     def mark_source(
-        self, collection_id: int, path: str, scanned_at: int, status: str, reason: str, device: int | None
+        self,
+        collection_id: int,
+        path: str,
+        scanned_at: int,
+        status: str,
+        reason: str,
+        device: int | None,
+        mounts: list[str] | None = None,
     ) -> None:
-        """Record a scan's outcome; ``device`` (the folder's st_dev when it was online) is kept otherwise."""
+        """Record a scan's outcome. ``device`` (the folder's st_dev) and ``mounts`` (drives mounted inside
+        it) come from a scan that saw the folder; None keeps what an earlier one recorded."""
         with self.transaction():
             self._conn.execute(
-                "UPDATE sources SET last_scan = ?, status = ?, reason = ?, device = COALESCE(?, device) "
-                "WHERE collection_id = ? AND path = ?",
-                (scanned_at, status, reason, device, collection_id, path),
+                "UPDATE sources SET last_scan = ?, status = ?, reason = ?, device = COALESCE(?, device), "
+                "mounts = COALESCE(?, mounts) WHERE collection_id = ? AND path = ?",
+                (
+                    scanned_at,
+                    status,
+                    reason,
+                    device,
+                    None if mounts is None else json.dumps(mounts),
+                    collection_id,
+                    path,
+                ),
             )
 
     # -- files that failed to import (so rescans do not retry them until they change) ----------------

@@ -42,6 +42,8 @@ def status_text(folder: dict) -> str:
         return "Offline – photos kept"
     if folder.get("status") == "new":
         return "Waiting for first scan"
+    if folder.get("reason"):
+        return "Partly offline – photos kept"  # a drive mounted inside it is not connected
     return "Up to date"
 
 
