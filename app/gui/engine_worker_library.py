@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from pathlib import Path
 
 from PySide6.QtCore import Slot
 
-from app.gui.import_job import ImportJob, SkippedFile
+from app.gui.import_job import ImportJob, rescan_problems
 
 # A rescan walks the disk this long at a time before queued searches get their turn.
 RESCAN_STEP_SECONDS = 0.25
@@ -164,9 +163,9 @@ class LibrarySlots:
         # A rescan right after a follow (the new collection's start-up rescan) finds the same new files:
         # those already waiting in a queued import are left to it.
         queued = {p for job in self._jobs if job.collection == collection for p in job.files[job.position :]}
-        todo = [path for report in reports for path in report["to_import"] if path not in queued]
-        for report in reports:
-            report["to_import"] = [p for p in report["to_import"] if p not in queued]
+        for folder_report in reports:
+            folder_report["to_import"] = [p for p in folder_report["to_import"] if p not in queued]
+        todo = [path for folder_report in reports for path in folder_report["to_import"]]
         self.foldersChanged.emit(collection, listing)  # first: the GUI watches what the scan walked
         self.foldersScanned.emit(request_id, collection, reports)
         if any(r["removed"] or r["moved"] or r["touched"] for r in reports):
@@ -174,21 +173,7 @@ class LibrarySlots:
         if (todo or report) and not cancel.is_set():
             known = sum(r["unchanged"] + r["touched"] + len(r["moved"]) for r in reports)
             # Only a follow lists the other files it found: on every later rescan they would be noise.
-            skipped = (
-                [
-                    SkippedFile(p, f"not a supported image type ({Path(p).suffix or 'no extension'})")
-                    for r in reports
-                    for p in r["ignored"]
-                ]
-                + [
-                    SkippedFile(f["path"], f"{f['error']} (unchanged since it failed; fix or replace it)")
-                    for r in reports
-                    for f in r["known_failures"]
-                ]
-                + [SkippedFile(f["path"], f["error"]) for r in reports for f in r["failed"]]
-                if report
-                else []
-            )
+            skipped = rescan_problems(reports) if report else []
             self._jobs.append(ImportJob(request_id, collection, todo, skipped, cancel, already_there=known))
             self.importStarted.emit(request_id, len(todo))
             if len(self._jobs) == 1:

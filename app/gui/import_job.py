@@ -6,6 +6,7 @@ the worker fills in and the summary dialog shows.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,10 +37,27 @@ def scan_paths(paths: list[str]) -> tuple[list[str], list[SkippedFile]]:
         elif not path.exists():
             skipped.append(SkippedFile(str(path), "file not found"))
         else:
-            skipped.append(
-                SkippedFile(str(path), f"not a supported image type ({path.suffix or 'no extension'})")
-            )
+            skipped.append(unsupported(str(path)))
     return list(found), skipped
+
+
+def unsupported(path: str) -> SkippedFile:
+    suffix = os.path.splitext(path)[1]
+    return SkippedFile(path, f"not a supported image type ({suffix or 'no extension'})")
+
+
+def rescan_problems(reports: list[dict]) -> list[SkippedFile]:
+    """What a folder rescan left out, for the summary after following folders: other files, files
+    that failed before and have not changed, names that cannot be stored."""
+    return (
+        [unsupported(path) for r in reports for path in r["ignored"]]
+        + [
+            SkippedFile(f["path"], f"{f['error']} (unchanged since it failed; fix or replace it)")
+            for r in reports
+            for f in r["known_failures"]
+        ]
+        + [SkippedFile(f["path"], f["error"]) for r in reports for f in r["failed"]]
+    )
 
 
 @dataclass

@@ -269,3 +269,18 @@ def test_searches_are_answered_while_a_long_rescan_walks(
     assert order.index("search") < order.index("scanned")
     assert order.count("progress") > 10
     assert window.statusBar().currentMessage() == "Folders are up to date (5 photos checked)"
+
+
+@requires_tiny_model
+def test_a_rescan_that_finds_nothing_new_starts_no_import(make_window, qtbot, tmp_path: Path) -> None:
+    folder = photo_folder(tmp_path)
+    (folder / "notes.txt").write_text("not a photo")
+    window = make_window()
+    import_and_wait(qtbot, window, [folder])
+    started: list[int] = []
+    window.client.importStarted.connect(lambda request_id, _total: started.append(request_id))
+    with qtbot.waitSignal(window.client.foldersScanned, timeout=SEARCH_WAIT_MS) as scanned:
+        request_id = window.client.rescan_folders("Photos")
+    assert scanned.args[0] == request_id
+    qtbot.wait(300)  # an import would be announced right behind the scan
+    assert request_id not in started
