@@ -35,6 +35,16 @@ _EXIF_IFD = 0x8769
 _DATE_TIME_ORIGINAL = 36867
 
 
+def storable_path(path: str) -> bool:
+    """Whether the path can be stored: SQLite keeps text as UTF-8, so a name that is not (an old camera's,
+    another system's) would fail the whole batch it is written in."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def content_hash(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
@@ -145,10 +155,7 @@ def import_files(
             error = f"Cannot read the file: {exc.strerror}"
             results.append({"success": False, "path": str(path), "error": error})
             continue
-        try:
-            str(path).encode("utf-8")
-        except UnicodeEncodeError:
-            # SQLite stores text as UTF-8: such a name would fail the whole batch it lands in.
+        if not storable_path(str(path)):
             results.append({"success": False, "path": str(path), "error": UNSTORABLE_NAME})
             continue
         if path.suffix.lower() not in SUPPORTED_EXTENSIONS:

@@ -11,7 +11,7 @@ import contextlib
 import os
 import time
 
-from app.engine.files import UNSTORABLE_NAME
+from app.engine.files import UNSTORABLE_NAME, storable_path
 from app.engine.images import SUPPORTED_EXTENSIONS
 
 
@@ -71,7 +71,7 @@ class FolderWalk:
                     # the link's path before must not be mistaken for deleted ones.
                     self.unseen.append(entry.path)
                 elif os.path.splitext(entry.name)[1].lower() in SUPPORTED_EXTENSIONS:
-                    if _storable(entry.path):
+                    if storable_path(entry.path):
                         self.found[entry.path] = entry.stat()
                     else:
                         self.failed.append({"path": entry.path, "error": UNSTORABLE_NAME})
@@ -82,11 +82,3 @@ class FolderWalk:
             except OSError:
                 self.unseen.append(entry.path)
 
-
-def _storable(path: str) -> bool:
-    # SQLite keeps text as UTF-8: a name that is not would fail the whole batch it is written in.
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -11,10 +11,11 @@ A rescan compares the image files under each followed folder with the documents 
 - other new files are embedded; documents whose file vanished are removed.
 
 A followed folder that is missing or unreadable (an unplugged drive, a network share that is down) is
-reported offline and its photos are kept. So is an existing but empty folder that photos were indexed
-from: an unmounted mount point looks exactly like that, and deleting a whole library because a drive was
-not plugged in is the one mistake a photo library must not make. Hidden files and folders are not part of
-a followed folder, as with imports.
+reported offline and its photos are kept. So is an empty folder that photos were indexed from when it is
+no longer on the drive it was on (an unmounted mount point is an empty folder on the parent's drive), and
+a drive that was mounted inside a followed folder and is not now: deleting a whole library because a
+drive was not plugged in is the one mistake a photo library must not make. Hidden files and folders are
+not part of a followed folder, as with imports.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def list_folders(coll: Collection) -> list[dict]:
     return [
         {
             **{k: v for k, v in source.items() if k not in ("device", "mounts")},
-            "documents": len(coll.db.file_rows(coll.id, source["path"])),
+            "documents": coll.db.count_under(coll.id, source["path"]),
             "watch": _watchable(source["path"]),
         }
         for source in coll.db.sources(coll.id)
@@ -214,10 +215,7 @@ def _classify(
 def _same_drive(folder: str, device: int | None) -> bool:
     """Whether ``folder`` is still on the drive it was on at its last good scan. An unmounted mount point
     is an empty folder on the parent's drive: emptiness there means "not connected", not "deleted"."""
-    try:
-        return device is not None and os.stat(folder).st_dev == device
-    except OSError:
-        return False
+    return device is not None and _device(folder) == device
 
 
 def _hash_or_none(path: str) -> str | None:
@@ -263,8 +261,7 @@ class Rescan:
         """Walk for about ``seconds`` (None: to the end). Returns whether every folder is walked."""
         deadline = None if seconds is None else time.monotonic() + seconds
         for _, walk, _ in self._walks:
-            if not walk.done and not walk.step(deadline) and deadline is not None:
-                break
+            walk.step(deadline)  # a walk already done returns at once
             if deadline is not None and time.monotonic() >= deadline:
                 break
         return all(walk.done for _, walk, _ in self._walks)
@@ -310,12 +307,13 @@ def _apply_moves(coll: Collection, new_by_scan: list[tuple[FolderScan, list]], m
     Returns the labels that moved."""
     moved_labels: set[int] = set()
     rewrites: list[tuple[int, str, dict]] = []
+    vanished_sizes = {size for size, _ in moves_pool}
     for entry, new in new_by_scan:
         for path, st in new:
+            # Only a new file the size of a vanished photo is read and hashed: most are never opened.
+            digest = _hash_or_none(path) if st.st_size in vanished_sizes else None
             candidates = [
-                row
-                for row in moves_pool.get((st.st_size, _hash_if_sized(path, st, moves_pool)), [])
-                if row[0] not in moved_labels
+                row for row in moves_pool.get((st.st_size, digest), []) if row[0] not in moved_labels
             ]
             if not candidates or coll.db.label_of(coll.id, file_doc_id(Path(path))) is not None:
                 entry.to_import.append(path)
@@ -349,13 +347,6 @@ def _device(folder: str) -> int | None:
         return os.stat(folder).st_dev
     except OSError:
         return None
-
-
-def _hash_if_sized(path: str, st: os.stat_result, pool: dict) -> str | None:
-    """Hash a new file only when some vanished photo had its size: most new files are never read."""
-    if not any(size == st.st_size for size, _ in pool):
-        return None
-    return _hash_or_none(path)
 
 
 def _moved_body(body: dict, path: Path, st: os.stat_result) -> dict:

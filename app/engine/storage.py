@@ -291,9 +291,7 @@ class Database:
     def file_rows(self, collection_id: int, folder: str) -> list[tuple]:
         """(label, doc_id, path, file_size, file_mtime, content_hash) of documents whose path lies under
         ``folder``: what a rescan compares the disk with, without decoding whole JSON bodies."""
-        prefix = folder.rstrip("/\\") + os.sep
-        # Every path under the prefix sorts between it and the prefix with its last character bumped.
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        prefix, upper = _under(folder)
         rows = self._conn.execute(
             "SELECT label, doc_id, json_extract(body, '$.path') AS p, json_extract(body, '$.file_size'), "
             "json_extract(body, '$.file_mtime'), json_extract(body, '$.content_hash') FROM documents "
@@ -310,6 +308,15 @@ class Database:
             (collection_id, digest),
         )
         return [(doc_id, path) for doc_id, path in rows if isinstance(path, str)]
+
+    def count_under(self, collection_id: int, folder: str) -> int:
+        """How many documents have their path under ``folder`` (a followed folder's photo count)."""
+        prefix, upper = _under(folder)
+        return self._conn.execute(
+            "SELECT COUNT(*) FROM documents WHERE collection_id = ? "
+            "AND json_extract(body, '$.path') >= ? AND json_extract(body, '$.path') < ?",
+            (collection_id, prefix, upper),
+        ).fetchone()[0]
 
     # -- followed folders ------------------------------------------------------------------------------
 
@@ -382,8 +389,7 @@ class Database:
 
     def failures_under(self, collection_id: int, folder: str) -> dict[str, tuple[int, float, str]]:
         """path -> (size, mtime, error) of recorded failures under ``folder``."""
-        prefix = folder.rstrip("/\\") + os.sep
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        prefix, upper = _under(folder)
         rows = self._conn.execute(
             "SELECT path, file_size, file_mtime, error FROM file_failures "
             "WHERE collection_id = ? AND path >= ? AND path < ?",
@@ -430,6 +436,12 @@ class Database:
             "SELECT label FROM tombstones WHERE collection_id = ? AND seq > ?", (collection_id, seq)
         )
         return [r[0] for r in rows]
+
+
+def _under(folder: str) -> tuple[str, str]:
+    """(low, high): every path inside ``folder`` sorts at or above low and below high."""
+    prefix = folder.rstrip("/\\") + os.sep
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def _split_sql(script: str) -> list[str]:
