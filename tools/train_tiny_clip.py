@@ -34,10 +34,12 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from app.shapes import CAPTION_TEMPLATES, COLOURS, SHAPES, draw_shape  # noqa: E402
+# Evaluated during training exactly as tools/eval_tiny_clip.py measures the finished model.
+from eval_tiny_clip import CLASSES, class_text_features  # noqa: E402
+
+from app.shapes import CAPTION_TEMPLATES, draw_shape  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "tests" / "models" / "tiny-shapes"
-CLASSES = [(c, s) for c in COLOURS for s in SHAPES]
 
 MODEL_CFG: dict = {
     "embed_dim": 128,
@@ -237,18 +239,6 @@ def multi_positive_clip_loss(image_features, text_features, logit_scale, match):
     image_loss = -(F.log_softmax(logits, dim=1) * image_targets).sum(dim=1).mean()
     text_loss = -(F.log_softmax(logits, dim=0) * text_targets).sum(dim=0).mean()
     return (image_loss + text_loss) / 2
-
-
-def class_text_features(model, tokenizer):
-    """One L2-normalised embedding per class: the mean over caption templates (as eval does)."""
-    import torch
-    import torch.nn.functional as F
-
-    prompts = [t.format(c=c, s=s) for c, s in CLASSES for t in CAPTION_TEMPLATES]
-    with torch.no_grad():
-        features = F.normalize(model.encode_text(tokenizer(prompts)), dim=-1)
-    features = features.view(len(CLASSES), len(CAPTION_TEMPLATES), -1).mean(dim=1)
-    return F.normalize(features, dim=-1)
 
 
 def save_checkpoint(model, out_dir: Path, meta: dict) -> None:
