@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app import __version__, cli_output
+from app.library.defaults import DEFAULT_COLLECTION, default_collection, photo_schema
 from app.resources import DEFAULT_MODEL, DEFAULT_MODEL_ENV, default_model
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-DEFAULT_COLLECTION = "photos"
 IMPORT_ACTIONS = ("create", "upsert", "update", "emplace")
 
 EXIT_OK = 0
@@ -162,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     collection = argparse.ArgumentParser(add_help=False)
-    collection.add_argument("-c", "--collection", default=DEFAULT_COLLECTION, metavar="NAME",
-                            help=f"collection to use (default: {DEFAULT_COLLECTION})")
+    collection.add_argument("-c", "--collection", default=None, metavar="NAME",
+                            help=f"collection to use (default: {DEFAULT_COLLECTION}, the desktop app's)")
     creating = argparse.ArgumentParser(add_help=False)
     creating.add_argument("--model", metavar="MODEL",
                           help=f"a new collection's model (default: ${DEFAULT_MODEL_ENV} or {DEFAULT_MODEL})")
@@ -331,22 +331,12 @@ def open_engine(args: argparse.Namespace) -> Iterator[Engine]:
         raise CliError(f"the library folder {data_dir} is a file, not a folder")
     engine = Engine(data_dir)
     try:
+        if getattr(args, "collection", "") is None:
+            # The app's default collection, so the CLI and the window share one library.
+            args.collection = default_collection(c["name"] for c in engine.collections.retrieve())
         yield engine
     finally:
         engine.close()
-
-
-def default_schema(name: str, model: str, *, store_images: bool) -> dict:
-    return {
-        "name": name,
-        "fields": [
-            {"name": "name", "type": "string"},
-            {"name": "path", "type": "string"},
-            {"name": "image", "type": "image", "store": store_images},
-            {"name": "embedding", "type": "float[]",
-             "embed": {"from": ["image"], "model_config": {"model_name": model}}},
-        ],
-    }
 
 
 def _embed_configs(collection: dict) -> list[dict]:
@@ -367,7 +357,7 @@ def ensure_collection(engine: Engine, args: argparse.Namespace) -> None:
     model = args.model or default_model()
     # Fetch the weights before creating anything, so a failed download leaves no empty collection behind.
     ensure_models([{"model_name": model}])
-    engine.collections.create(default_schema(name, model, store_images=args.store_images))
+    engine.collections.create(photo_schema(name, model, keep_copies=args.store_images))
     print(f"Created collection `{name}` (model {model}).", file=sys.stderr)
 
 

@@ -74,7 +74,7 @@ def test_index_counts_photos_lists_failures_and_counts_non_images(library: dict)
     assert len(failed_lines) == 1 and "image" in failed_lines[0].lower()
     assert "notes.txt" not in out
     assert library["code"] == cli.EXIT_SOME_FAILED
-    assert f"Created collection `photos` (model {TINY})" in err
+    assert f"Created collection `Photos` (model {TINY})" in err  # the desktop app's default too
     # Not a terminal: plain progress lines, the last one complete.
     assert f"Indexing: {LIBRARY_PHOTOS + 2}/{LIBRARY_PHOTOS + 2} photos" in err.splitlines()[-1]
     assert "Traceback" not in out + err
@@ -97,6 +97,21 @@ def test_index_json_summary_parses(tmp_path: Path) -> None:
     assert counts == (2, 0, 0, False)
     names = sorted(Path(r["path"]).name for r in summary["results"])
     assert names == ["yellow_ring_000.png", "yellow_star_000.png"]
+
+
+def test_a_library_made_by_an_older_cli_keeps_its_default_collection(tmp_path: Path) -> None:
+    from app.engine import Engine
+    from app.library import photo_schema
+
+    photos = tmp_path / "few"
+    write_shape_folder(photos, colours=("yellow",), shapes=("star",))
+    with Engine(tmp_path / "d") as engine:
+        engine.collections.create(photo_schema("photos", TINY))  # the CLI's default name until now
+    code, _, err = run_cli("index", str(photos), "--data-dir", str(tmp_path / "d"))
+    assert code == 0 and "Created collection" not in err
+    with Engine(tmp_path / "d") as engine:
+        assert [c["name"] for c in engine.collections.retrieve()] == ["photos"]
+        assert engine.collections["photos"].retrieve()["num_documents"] == 1
 
 
 def test_index_missing_path_is_a_clean_usage_error(tmp_path: Path) -> None:
@@ -260,7 +275,7 @@ def test_collections_lists_name_size_model_and_fields(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["name", "documents", "model", "fields"]
     name, count, model, fields = lines[1].split(None, 3)
-    assert (name, int(count), model) == ("photos", LIBRARY_PHOTOS, TINY)
+    assert (name, int(count), model) == ("Photos", LIBRARY_PHOTOS, TINY)
     assert "embedding:float[]" in fields and "image:image" in fields
 
     # --json may also come before the subcommand.

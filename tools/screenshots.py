@@ -49,13 +49,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def take_screenshots(photos: Path, out: Path, per_class: int) -> int:
-    from PySide6.QtCore import QEventLoop, QItemSelectionModel, QMimeData, QPointF, Qt, QTimer, QUrl
-    from PySide6.QtGui import QDropEvent
+    from PySide6.QtCore import QEventLoop, QItemSelectionModel, QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.gui.app import create_application
     from app.gui.duplicates_dialog import open_duplicates
     from app.gui.main_window import MainWindow
+    from app.library import ImportProgress
     from app.shapes import write_shape_folder
 
     write_shape_folder(photos, per_class=per_class, size=(320, 240), fmt="JPEG")
@@ -111,26 +111,19 @@ def take_screenshots(photos: Path, out: Path, per_class: int) -> int:
 
     shot_taken: list[bool] = []
 
-    def maybe_shoot(_request_id: int, done: int, total: int) -> None:
-        if not shot_taken and total and done >= total * 0.35:
+    def maybe_shoot(progress: object) -> None:
+        if not isinstance(progress, ImportProgress):
+            return
+        if not shot_taken and progress.total and progress.done >= progress.total * 0.35:
             shot_taken.append(True)
             settle(200)
             save("importing.png")
 
-    window.client.importProgress.connect(maybe_shoot)
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(photos))])
-    drop = QDropEvent(
-        QPointF(400, 300),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    window.dropEvent(drop)
+    # As a drop would: the folder is followed and its photos import.
+    window.import_paths([str(photos)]).progress.connect(maybe_shoot)
     wait_for(window.importFinished)
     for folder in (phone, usb):
-        window.follow_folders([str(folder)])
+        window.import_paths([str(folder)])
         wait_for(window.importFinished)
     window.import_panel.hide()
 
@@ -173,10 +166,9 @@ def take_screenshots(photos: Path, out: Path, per_class: int) -> int:
 
     # A followed folder on a drive that was unplugged.
     usb.rename(usb.with_name("USB stick (ejected)"))
-    window.rescan_folders()
-    wait_for(window.client.foldersChanged)
+    wait_for(window.rescan_folders().done)
     dialog = window.show_folders()
-    wait_for(window.client.foldersChanged)
+    wait_for(window.bridge.foldersChanged)
     settle()
     grab(dialog, out / "folders.png")
     dialog.close()

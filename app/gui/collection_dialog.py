@@ -14,7 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.resources import default_collection_schema, default_model
+from app.library.defaults import photo_schema
+from app.resources import default_model
 
 MAX_NAME_LENGTH = 64
 
@@ -29,21 +30,6 @@ def model_label(name: str) -> str:
     """A model's name as people read it (the part before the colon of its description)."""
     description = KNOWN_MODELS.get(name)
     return description.split(":", 1)[0] if description else name
-
-
-def photo_schema(name: str, model: str, *, keep_copies: bool = False, embed_file_name: bool = False) -> dict:
-    """The schema of a photo collection: file name and path stored, the image itself embedded.
-
-    ``keep_copies`` stores the image (base64) in the collection so it survives the file moving;
-    ``embed_file_name`` adds the file name to the embedding (Typesense's multi-field ``from``).
-    """
-    schema = default_collection_schema(model, name)
-    for field in schema["fields"]:
-        if field["type"] == "image":
-            field["store"] = keep_copies
-        if field.get("embed") and embed_file_name:
-            field["embed"]["from"] = ["name", *field["embed"]["from"]]
-    return schema
 
 
 def name_problem(name: str, existing: set[str]) -> str | None:

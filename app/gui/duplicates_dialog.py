@@ -1,7 +1,7 @@
 """The "Find duplicates" window: near-identical photos of a collection in groups, one kept per group, the
 others moved to the system trash (never deleted) on request.
 
-All engine work goes through ``EngineClient`` (``find_duplicates``, ``trash_documents``); thumbnails come
+All library work goes through the bridge (``find_duplicates``, ``trash_documents``); thumbnails come
 from the shared ``ThumbnailLoader``. Group rows are built a page at a time as the list scrolls, so a
 library with thousands of groups opens as fast as one with ten.
 """
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.bridge import LibraryBridge
 from app.gui.duplicates_model import (
     TILE_WIDTH,
     DuplicateGroup,
@@ -35,9 +36,8 @@ from app.gui.duplicates_model import (
     plain_reason,
     summary_text,
 )
-from app.gui.engine_client import EngineClient
-from app.gui.problems import EngineProblem
 from app.gui.thumbnails import ThumbnailLoader
+from app.library.problems import EngineProblem
 
 if TYPE_CHECKING:
     from app.gui.main_window import MainWindow
@@ -58,7 +58,7 @@ class DuplicatesDialog(QDialog):
 
     def __init__(
         self,
-        client: EngineClient,
+        bridge: LibraryBridge,
         collection: str,
         loader: ThumbnailLoader | None = None,
         parent: QWidget | None = None,
@@ -67,7 +67,7 @@ class DuplicatesDialog(QDialog):
         # The window is open, so the engine thread has already paid for this import.
         from app.engine.duplicates import DEFAULT_THRESHOLD
 
-        self.client = client
+        self.bridge = bridge
         self.collection = collection
         self.setWindowTitle(f"Find Duplicates – {collection}")
         self.setModal(False)
@@ -133,9 +133,6 @@ class DuplicatesDialog(QDialog):
         self.stack.addWidget(self.scroll)
         self._build_layout()
 
-        client.duplicatesFound.connect(self._on_found)
-        client.documentsTrashed.connect(self._on_trashed)
-        client.failed.connect(self._on_failed)
         self.finished.connect(self._cleanup)
         self.find()
 
@@ -174,16 +171,18 @@ class DuplicatesDialog(QDialog):
     def find(self) -> None:
         if self._closed or self._find_request is not None:
             return
-        self._find_request = self.client.find_duplicates(self.collection, self.threshold)
+        request = self.bridge.call("find_duplicates", self.collection, self.threshold)
+        request.done.connect(lambda groups, rid=request.id: self._on_found(rid, groups))
+        request.failed.connect(lambda problem, rid=request.id: self._on_failed(rid, "duplicates", problem))
+        self._find_request = request.id
         self._set_status("")
         if not self.groups:
             self.empty_label.setText("Looking for duplicates…")
             self.stack.setCurrentWidget(self.empty_label)
         self._update_controls()
 
-    @Slot(int, object)
     def _on_found(self, request_id: int, groups: list[dict]) -> None:
-        if request_id != self._find_request:
+        if self._closed or request_id != self._find_request:
             return
         self._find_request = None
         self.find_button.setText("Search again")
@@ -269,7 +268,10 @@ class DuplicatesDialog(QDialog):
         ids = [str(d["id"]) for g in groups if not g.busy for d in g.others()]
         if not ids or self._closed:
             return None
-        request_id = self.client.trash_documents(self.collection, ids)
+        request = self.bridge.call("trash_documents", self.collection, ids)
+        request.done.connect(lambda results, rid=request.id: self._on_trashed(rid, results))
+        request.failed.connect(lambda problem, rid=request.id: self._on_failed(rid, "trash", problem))
+        request_id = request.id
         self._trash_requests[request_id] = ids
         for group in groups:
             group.busy = True
@@ -279,9 +281,8 @@ class DuplicatesDialog(QDialog):
         self._update_controls()
         return request_id
 
-    @Slot(int, object)
     def _on_trashed(self, request_id: int, results: list[dict]) -> None:
-        ids = self._trash_requests.pop(request_id, None)
+        ids = None if self._closed else self._trash_requests.pop(request_id, None)
         if ids is None:
             return
         moved = {str(r["id"]) for r in results if r.get("success")}
@@ -340,8 +341,9 @@ class DuplicatesDialog(QDialog):
             if row.group in groups:
                 row.update_state()
 
-    @Slot(int, str, object)
     def _on_failed(self, request_id: int, operation: str, problem: EngineProblem) -> None:
+        if self._closed:
+            return
         if operation == "duplicates" and request_id == self._find_request:
             self._find_request = None
             if self.groups:
@@ -387,12 +389,6 @@ class DuplicatesDialog(QDialog):
         if self._closed:
             return
         self._closed = True
-        for signal, slot in (
-            (self.client.duplicatesFound, self._on_found),
-            (self.client.documentsTrashed, self._on_trashed),
-            (self.client.failed, self._on_failed),
-        ):
-            signal.disconnect(slot)
         if self._own_loader:
             self._loader.shutdown()
 
@@ -412,7 +408,7 @@ def open_duplicates(window: MainWindow) -> DuplicatesDialog | None:
             child.raise_()
             child.activateWindow()
             return child
-    dialog = DuplicatesDialog(window.client, name, window.results_model.loader, parent=window)
+    dialog = DuplicatesDialog(window.bridge, name, window.results_model.loader, parent=window)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
     return dialog

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.engine_client import EngineClient
+from app.gui.bridge import LibraryBridge, Request
 
 
 def _when(timestamp: int | None) -> str:
@@ -48,16 +48,17 @@ def status_text(folder: dict) -> str:
 
 
 class FoldersDialog(QDialog):
-    """Lists the followed folders of one collection; every change goes through the engine client."""
+    """Lists the followed folders of one collection; every change goes through the library bridge."""
 
     followRequested = Signal(str, object)  # collection, list of folder paths
+    rescanRequested = Signal(str)  # collection
 
-    def __init__(self, client: EngineClient, collection: str, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: LibraryBridge, collection: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Folders – {collection}")
         self.setObjectName("foldersDialog")
         self.resize(720, 360)
-        self._client = client
+        self._bridge = bridge
         self._collection = collection
         self._folders: list[dict] = []
         self._question: QMessageBox | None = None  # "stop following?" while it is open
@@ -101,8 +102,8 @@ class FoldersDialog(QDialog):
         self.remove_button.clicked.connect(self._remove_selected)
         self.rescan_button.clicked.connect(self._rescan)
         self.tree.itemSelectionChanged.connect(self._update_buttons)
-        client.foldersChanged.connect(self._on_folders)
-        client.list_folders(collection)
+        bridge.foldersChanged.connect(self._on_folders)
+        bridge.call("folders", collection)
         self._show([])
 
     @property
@@ -181,8 +182,15 @@ class FoldersDialog(QDialog):
         box.open()
         self._question = box
 
-    def unfollow(self, path: str, *, remove_photos: bool) -> int:
-        return self._client.unfollow_folder(self._collection, path, remove_photos=remove_photos)
+    def unfollow(self, path: str, *, remove_photos: bool) -> Request:
+        request = self._bridge.call("unfollow_folder", self._collection, path, remove_photos)
+        request.failed.connect(lambda problem: self._show_problem(problem.message))
+        return request
+
+    def _show_problem(self, message: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Folders", message, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def _rescan(self) -> None:
-        self._client.rescan_folders(self._collection)
+        self.rescanRequested.emit(self._collection)

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.icons import set_themed_icon
-from app.gui.import_job import ImportSummary
+from app.gui.wrapping_label import WrappingLabel
+from app.library.imports import ImportSummary
 
 # Rate is measured over roughly this many recent seconds, so it follows the current speed (big files,
 # the model warming up) rather than the average since the start.
@@ -74,20 +75,21 @@ class RateMeter:
 class ImportPanel(QFrame):
     """Shown while importing and after, until dismissed. ``importProgress`` is the QProgressBar."""
 
-    cancelRequested = Signal(int)
+    cancelRequested = Signal()
     detailsRequested = Signal(object)  # ImportSummary
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("importPanel")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self._request_id = 0
         self._summary: ImportSummary | None = None
         self._meter = RateMeter()
 
-        self.title = QLabel(self)
+        # Messages can be long (an error with a path or URL in it): they wrap, and are cut short with the
+        # whole text in a tooltip, rather than set the window's minimum width.
+        self.title = WrappingLabel(parent=self, max_lines=2)
         self.title.setObjectName("importTitle")
-        self.detail = QLabel(self)
+        self.detail = WrappingLabel(parent=self, max_lines=3)
         self.detail.setObjectName("importDetail")
         self.detail.setProperty("role", "hint")
         self.progress = QProgressBar(self)
@@ -96,7 +98,7 @@ class ImportPanel(QFrame):
         self.progress.setMaximumHeight(8)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setObjectName("cancelImportButton")
-        self.cancel_button.clicked.connect(lambda: self.cancelRequested.emit(self._request_id))
+        self.cancel_button.clicked.connect(self.cancelRequested)
         self.details_button = QPushButton("Show skipped files…", self)
         self.details_button.setObjectName("importDetailsButton")
         self.details_button.clicked.connect(lambda: self.detailsRequested.emit(self._summary))
@@ -129,9 +131,8 @@ class ImportPanel(QFrame):
         """How the last import ended (None while one runs)."""
         return self._summary
 
-    def start(self, request_id: int) -> None:
-        """An import was asked for: the worker is now looking through the dropped files."""
-        self._request_id = request_id
+    def start(self) -> None:
+        """An import was asked for: the library is now looking through the dropped files."""
         self._summary = None
         self._meter.reset()
         self.title.setText("Looking for photos…")
@@ -144,18 +145,14 @@ class ImportPanel(QFrame):
         self.close_button.hide()
         self.show()
 
-    def set_total(self, request_id: int, total: int) -> None:
-        if request_id != self._request_id:
-            return
+    def set_total(self, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(0)
         self.title.setText(f"Importing {total:,} photo{'s' if total != 1 else ''}…")
         self.detail.setText("Preparing the model…" if total else "")
         self._meter.add(0)
 
-    def set_progress(self, request_id: int, done: int, total: int) -> None:
-        if request_id != self._request_id:
-            return
+    def set_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
         self._meter.add(done)
@@ -175,15 +172,13 @@ class ImportPanel(QFrame):
         self.detail.setText("Cancelling after the current batch…")
 
     def finish(self, summary: ImportSummary) -> None:
-        if summary.request_id != self._request_id:
-            return
         self._summary = summary
         self.progress.setRange(0, max(summary.total, 1))
         self.progress.setValue(summary.total - summary.not_attempted)
         self.progress.hide()  # the bar means "working"; the summary stays until dismissed
         self.title.setText(summary.headline())
         if summary.error:
-            self.detail.setText(summary.error)
+            self.detail.setText(summary.error.message)
         elif summary.problems:
             self.detail.setText("Some files were not imported; see which and why.")
         else:

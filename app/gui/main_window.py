@@ -1,8 +1,10 @@
 """Photoseek's main window: collections on the left, the search field on top, the results grid in the
 middle, import progress underneath and the model/library/search state in the status bar.
 
-Everything that touches the engine goes through ``EngineClient``; the window only reacts to its signals,
-so it stays responsive while the model loads, photos import or a search runs.
+The window reaches the library only through its ``LibraryBridge`` (one request object per call). Work is
+split between composed controllers, each owning its own requests: ``search`` (the grid's query),
+``imports`` (the import panel), ``folders`` (followed folders and rescans) and ``model`` (the model's
+state and download). The window itself keeps the collections and wires the parts together.
 """
 
 from __future__ import annotations
@@ -10,35 +12,30 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
 from app import paths
-from app.gui.collection_dialog import CollectionDialog, model_label
-from app.gui.engine_client import EngineClient
-from app.gui.engine_worker import model_of
+from app.gui.bridge import LibraryBridge, Request, make_bridge
+from app.gui.collection_dialog import CollectionDialog
+from app.gui.folders_controller import FoldersController
 from app.gui.icons import app_icon
-from app.gui.import_job import ImportSummary
+from app.gui.imports_controller import ImportsController
 from app.gui.mime import QueryImageError, local_paths, read_query_image
-from app.gui.model_dialog import ModelDialog
-from app.gui.problems import MODEL_MISSING, EngineProblem
+from app.gui.model_controller import ModelController
 from app.gui.search_controller import Query
 from app.gui.settings import Settings
-from app.gui.window_folders import FolderHandling
-from app.gui.window_imports import ImportHandling
 from app.gui.window_layout import WindowLayout
-from app.resources import default_model
+from app.library.problems import MODEL_MISSING, EngineProblem
 
 log = logging.getLogger(__name__)
 
 EMPTY_LIBRARY_TEXT = "Drop photos or folders here to start\n\nor choose File › Import Photos… (Ctrl+O)"
-# During an import the grid re-lists at most this often, so scrolling and typing stay smooth.
-IMPORT_REFRESH_MS = 1000
 
 
-class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
-    """The app's window over an engine in ``data_dir`` (default: ``app.paths.data_dir()``)."""
+class MainWindow(QMainWindow, WindowLayout):
+    """The app's window over a library in ``data_dir`` (default: ``app.paths.data_dir()``)."""
 
     engineOpened = Signal()
     importFinished = Signal(object)  # ImportSummary, after the grid was refreshed
@@ -58,64 +55,62 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
         self.setWindowTitle("Photoseek")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        # No Qt parent: the client must outlive the window's C++ side until its thread has stopped.
-        self.client = EngineClient(self.data_dir, engine_options=engine_options)
+        # No Qt parent: the bridge must outlive the window's C++ side until its thread has stopped.
+        self.bridge: LibraryBridge = make_bridge(self.data_dir, engine_options)
         self._collections: dict[str, dict] = {}
-        self._engine_open = False
-        self._deferred_imports: list[list[str]] = []
-        # Imports not finished yet: request id -> (collection, paths, schema to create it with).
-        self._imports: dict[int, tuple[str, list[str], dict | None]] = {}
-        self._import_summary: ImportSummary | None = None  # imports finished while others still queued
-        self._finishing: ImportSummary | None = None  # finished, waiting for the grid to show it
         self._select_when_listed: str | None = None
-        self._model_dialog: ModelDialog | None = None
-        self._retry_after_model: list[tuple[str, object]] = []
         self._closed = False
         self._search_ms = 0.0
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(IMPORT_REFRESH_MS)
-        self._refresh_timer.timeout.connect(self._refresh_after_import)
 
         self.build_layout()
-        self.setup_folders()
-        self._connect_engine()
+        self.imports = ImportsController(self)
+        self.folders = FoldersController(self)
+        self.model = ModelController(self)
+        self.model_status = self.model.status
+        self.model_status.setText("Model: starting…")
+        self.model_status.setContentsMargins(6, 0, 6, 0)
+        self.statusBar().insertPermanentWidget(0, self.model_status)
+        self.imports.finished.connect(self.importFinished)
+        self._connect_library()
         self._restore_geometry()
         self.restore_zoom()
         self.results_view.setEmptyText("Opening your library…")
-        self.client.start()
+        self.bridge.start()
 
-    # -- engine answers ------------------------------------------------------------------------------
+    # -- library answers -----------------------------------------------------------------------------
 
-    def _connect_engine(self) -> None:
-        client = self.client
-        client.opened.connect(self._on_opened)
-        client.collectionsChanged.connect(self._on_collections)
-        client.importStarted.connect(self.import_panel.set_total)
-        client.importProgress.connect(self.import_panel.set_progress)
-        client.importBatch.connect(self._on_import_batch)
-        client.importFinished.connect(self._on_import_finished)
-        client.documentsRemoved.connect(self._on_documents_removed)
-        client.modelState.connect(self._on_model_state)
-        client.failed.connect(self._on_failed)
+    def _connect_library(self) -> None:
+        bridge = self.bridge
+        bridge.opened.connect(self._on_opened)
+        bridge.openFailed.connect(self._on_open_failed)
+        bridge.collectionsChanged.connect(self._on_collections)
+        bridge.documentsRemoved.connect(self._on_documents_removed)
         self.search.searchCompleted.connect(self._on_search_completed)
         self.search.searchFailed.connect(self._on_search_failed)
         self.search.countUpdated.connect(self._show_search_count)
 
     @property
     def engine_open(self) -> bool:
-        return self._engine_open
+        return self.bridge.is_open
+
+    def collection(self, name: str | None) -> dict | None:
+        return self._collections.get(name or "")
+
+    def select_when_listed(self, name: str) -> None:
+        """Make ``name`` the current collection once it appears (a collection being created)."""
+        self._select_when_listed = name
 
     @Slot(object)
     def _on_opened(self, collections: list[dict]) -> None:
-        self._engine_open = True
         preferred = self.settings.last_collection
         self._select_when_listed = preferred if any(c["name"] == preferred for c in collections) else None
         self._on_collections(collections)
         self.engineOpened.emit()
-        for batch in self._deferred_imports:
-            self.import_paths(batch)
-        self._deferred_imports.clear()
+        self.imports.start_deferred()
+
+    @Slot(object)
+    def _on_open_failed(self, problem: EngineProblem) -> None:
+        self.results_view.setEmptyText(f"Photoseek could not open its library:\n{problem.message}")
 
     @Slot(object)
     def _on_collections(self, collections: list[dict]) -> None:
@@ -125,7 +120,7 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
             wanted = min(self._collections, key=str.casefold, default=None)  # the sidebar's first
         self._select_when_listed = None
         self.fill_collections_list(collections, wanted)
-        self.folders_collections_listed(list(self._collections))
+        self.folders.collections_listed(list(self._collections))
         current = self._collections.get(wanted) if wanted else None
         if current is not None and current["name"] == self.search.collection_name:
             self.search.update_collection(current)
@@ -140,17 +135,12 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
             self.search_field.clear()
         self.search.set_collection(collection, keep_query=keep_query)
         name = collection["name"] if collection else None
-        self.folders_collection_switched(name)
+        self.folders.collection_switched(name)
         self.settings.last_collection = name
         self.setWindowTitle(f"{name} – Photoseek" if name else "Photoseek")
-        self._update_empty_text()
+        self.update_empty_text()
         self._update_library_status()
-        if collection is not None:
-            model = model_of(collection)
-            self.model_status.setText(f"Model: {model_label(model)}" if model else "No model")
-            self.client.warm_up(collection["name"])
-        else:
-            self.model_status.setText(f"Model: {model_label(default_model())}")
+        self.model.warm_up(collection)
 
     def current_collection(self) -> str | None:
         item = self.collections_list.currentItem()
@@ -162,16 +152,6 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
         if name is not None and name != self.search.collection_name:
             self._switch_collection(self._collections.get(name))
 
-    @Slot(str, str)
-    def _on_model_state(self, state: str, model: str) -> None:
-        label = model_label(model)
-        text = {
-            "loading": f"Model: {label} – loading…",
-            "ready": f"Model: {label} – ready",
-            "missing": f"Model: {label} – not downloaded yet",
-        }.get(state, f"Model: {label}")
-        self.model_status.setText(text)
-
     def _update_library_status(self) -> None:
         collection = self._collections.get(self.search.collection_name or "")
         if collection is None:
@@ -180,7 +160,7 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
             count = int(collection.get("num_documents", 0))
             self.library_status.setText(f"{count:,} photo{'s' if count != 1 else ''}")
 
-    def _update_empty_text(self, query: Query | None = None) -> None:
+    def update_empty_text(self, query: Query | None = None) -> None:
         query = query or self.search.query
         collection = self._collections.get(self.search.collection_name or "")
         if collection is None or int(collection.get("num_documents", 0)) == 0:
@@ -195,9 +175,7 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
 
     @Slot(object, float, int)
     def _on_search_completed(self, query: Query, elapsed_ms: float, found: int) -> None:
-        if self._finishing is not None:
-            self._complete_import(self._finishing)
-        self._update_empty_text(query)
+        self.update_empty_text(query)
         self._search_ms = elapsed_ms
         self._show_search_count(query, found)
         if query.similar_to is None:
@@ -214,65 +192,38 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
 
     @Slot(object, object)
     def _on_search_failed(self, query: Query, problem: EngineProblem) -> None:
-        if self._finishing is not None:
-            self._complete_import(self._finishing)
         if problem.kind == MODEL_MISSING:
-            self._offer_model(problem, ("search", None))
-            self.results_view.setEmptyText("The model is needed before searching. See the dialog.")
+            asked = self.model.offer(problem, self.search.refresh)
+            self.results_view.setEmptyText(
+                "Searching needs the model. See the dialog."
+                if asked
+                else "Searching needs the model, which is not on this computer yet.\n"
+                "Choose Library › Model… to download it or to use a file you already have."
+            )
             return
         self.results_view.setEmptyText(f"Could not search for {query.describe()}:\n{problem.message}")
         self.statusBar().showMessage(problem.message, 8000)
 
-    @Slot(int, str, object)
-    def _on_failed(self, request_id: int, operation: str, problem: EngineProblem) -> None:
-        if operation in ("search", "download", "duplicates", "trash", "facets"):
-            return  # the search controller, the model dialog and the duplicates window report these
-        if problem.kind == MODEL_MISSING:
-            retry = self._imports.get(request_id) if operation == "import" else None
-            self._offer_model(problem, ("import", retry) if retry else ("warm_up", None))
-            return
-        if operation == "open":
-            self.results_view.setEmptyText(f"Photoseek could not open its library:\n{problem.message}")
-        elif operation == "import":
-            pass  # the import panel shows it with the summary
-        else:
-            self.show_error("Photoseek", problem.message)
-
     def show_error(self, title: str, text: str) -> None:
-        """A non-blocking warning box (the event loop, and the engine's answers, keep flowing)."""
+        """A non-blocking warning box (the event loop, and the library's answers, keep flowing)."""
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
-    # -- model download ------------------------------------------------------------------------------
+    # -- what the menus and the grid ask for -----------------------------------------------------------
 
-    def _offer_model(self, problem: EngineProblem, retry: tuple[str, object]) -> None:
-        model = problem.model or default_model()
-        self._retry_after_model.append(retry)
-        self._on_model_state("missing", model)
-        if self._model_dialog is not None and self._model_dialog.isVisible():
-            return
-        dialog = ModelDialog(model, self.client, self)
-        dialog.modelReady.connect(self._on_model_ready)
-        dialog.finished.connect(lambda _result: self._retry_after_model.clear())
-        self._model_dialog = dialog
-        dialog.open()
+    def import_paths(self, paths_: list[str]) -> Request | None:
+        return self.imports.import_paths(paths_)
 
-    @Slot(str)
-    def _on_model_ready(self, model: str) -> None:
-        retries, self._retry_after_model = self._retry_after_model, []
-        self.statusBar().showMessage(f"The model {model_label(model)} is ready.", 5000)
-        if self.search.collection_name:
-            self.client.warm_up(self.search.collection_name)
-        for kind, payload in retries:
-            if kind == "import" and isinstance(payload, tuple):
-                collection, paths_, schema = payload
-                if paths_:
-                    self._start_import(collection, paths_, schema)
-                else:  # the photos a folder rescan found: rescanning finds them again
-                    self.client.rescan_folders(collection)
-            elif kind == "search":
-                self.search.refresh()
+    def rescan_folders(self) -> Request | None:
+        """Library › Rescan Folders (F5): the status bar always answers."""
+        return self.folders.rescan(asked=True)
+
+    def show_folders(self):
+        return self.folders.show_dialog()
+
+    def show_model(self):
+        return self.model.show_dialog()
 
     # -- drag and drop -------------------------------------------------------------------------------
 
@@ -324,10 +275,13 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
     def remove_photos(self, ids: list[str]) -> None:
         name = self.search.collection_name
         if name and ids:
-            self.client.remove_documents(name, ids)
+            request = self.bridge.call("remove_documents", name, ids)
+            request.failed.connect(lambda problem: self.show_error("Remove Photos", problem.message))
 
-    @Slot(int, object)
-    def _on_documents_removed(self, _request_id: int, ids: list[str]) -> None:
+    @Slot(str, object)
+    def _on_documents_removed(self, collection: str, ids: list[str]) -> None:
+        if collection != self.search.collection_name:
+            return
         self.results_model.remove_ids(ids)
         self.photo_actions.update_enabled()
         self.statusBar().showMessage(f"Removed {len(ids)} photo{'s' if len(ids) != 1 else ''}.", 5000)
@@ -346,7 +300,8 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
         def create() -> None:
             schema = dialog.schema()
             self._select_when_listed = schema["name"]
-            self.client.create_collection(schema)
+            request = self.bridge.call("create_collection", schema)
+            request.failed.connect(lambda problem: self.show_error("New Collection", problem.message))
 
         dialog.accepted.connect(create)
         dialog.open()
@@ -366,7 +321,8 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
             QMessageBox.StandardButton.Cancel,
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self.client.delete_collection(name)
+            request = self.bridge.call("delete_collection", name)
+            request.failed.connect(lambda problem: self.show_error("Delete Collection", problem.message))
 
     # -- closing -------------------------------------------------------------------------------------
 
@@ -383,12 +339,11 @@ class MainWindow(QMainWindow, WindowLayout, ImportHandling, FolderHandling):
         if self._closed:
             return
         self._closed = True
-        self._refresh_timer.stop()
         self.search.stop()
         self.settings.set_bytes("window_geometry", bytes(self.saveGeometry().data()))
         self.settings.set_bytes("splitter_state", bytes(self.splitter.saveState().data()))
         self.settings.save()
-        self.client.shutdown()
+        self.bridge.shutdown()
         self.results_model.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:

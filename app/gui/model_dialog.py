@@ -3,7 +3,7 @@ and Cancel) or point at a file the user already has. Offline, it says what to do
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -16,10 +16,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.bridge import LibraryBridge, Request
 from app.gui.collection_dialog import model_label
-from app.gui.engine_client import EngineClient
 from app.gui.icons import svg_pixmap
-from app.gui.problems import OFFLINE, EngineProblem
+from app.library.model_files import WeightsInstalled
+from app.library.problems import OFFLINE, EngineProblem
+from app.library.service import DownloadProgress
 
 WEIGHT_FILE_FILTER = "Model weights (*.safetensors *.bin *.pt *.pth);;All files (*)"
 
@@ -38,13 +40,14 @@ class ModelDialog(QDialog):
 
     modelReady = Signal(str)
 
-    def __init__(self, model_name: str, client: EngineClient, parent: QWidget | None = None) -> None:
+    def __init__(self, model_name: str, bridge: LibraryBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("modelDialog")
         self.setWindowTitle("Download the Model")
         self.model_name = model_name
-        self._client = client
-        self._request_id = 0
+        self._bridge = bridge
+        self._request: Request | None = None
+        self.installed: WeightsInstalled | None = None
 
         icon_label = QLabel(self)
         icon_label.setPixmap(svg_pixmap("model", 40, ratio=self.devicePixelRatioF()))
@@ -52,6 +55,7 @@ class ModelDialog(QDialog):
         self.message.setObjectName("modelMessage")
         self.message.setWordWrap(True)
         self.message.setMinimumWidth(380)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.progress = QProgressBar(self)
         self.progress.setObjectName("modelDownloadProgress")
         self.progress.hide()
@@ -80,13 +84,13 @@ class ModelDialog(QDialog):
         text.addWidget(self.progress)
         text.addWidget(self.status)
         top.addLayout(text, 1)
+        top.setAlignment(icon_label, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addStretch(1)
         layout.addWidget(buttons)
-
-        client.downloadProgress.connect(self._on_progress)
-        client.downloadFinished.connect(self._on_finished)
-        client.failed.connect(self._on_failed)
+        # The dialog follows its text: after a failed download the advice is longer than the offer.
+        layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetMinimumSize)
         self._show_offer()
 
     def _show_offer(self) -> None:
@@ -98,6 +102,12 @@ class ModelDialog(QDialog):
         )
         self._set_busy(False)
 
+    def _relayout(self) -> None:
+        """Grow (or shrink) to fit what the labels now say, so no text overlaps or hides."""
+        self.layout().activate()
+        hint = self.sizeHint()
+        self.resize(QSize(max(self.width(), hint.width()), hint.height()))
+
     def _set_busy(self, busy: bool) -> None:
         self.download_button.setEnabled(not busy)
         self.file_button.setEnabled(not busy)
@@ -106,7 +116,14 @@ class ModelDialog(QDialog):
 
     @property
     def busy(self) -> bool:
-        return self._request_id != 0
+        return self._request is not None
+
+    def _start(self, method: str, *args: str) -> None:
+        request = self._bridge.call(method, self.model_name, *args)
+        request.progress.connect(lambda progress: self._on_progress(request, progress))
+        request.done.connect(lambda result: self._on_finished(request, result))
+        request.failed.connect(lambda problem: self._on_failed(request, problem))
+        self._request = request
 
     @Slot()
     def start_download(self) -> None:
@@ -114,7 +131,8 @@ class ModelDialog(QDialog):
         self.status.setText("Connecting…")
         self.status.show()
         self._set_busy(True)
-        self._request_id = self._client.fetch_model(self.model_name)
+        self._relayout()
+        self._start("fetch_model")
 
     @Slot()
     def choose_file(self) -> None:
@@ -129,28 +147,30 @@ class ModelDialog(QDialog):
         self.status.setText("Copying and checking the file…")
         self.status.show()
         self._set_busy(True)
-        self._request_id = self._client.fetch_model(self.model_name, path)
+        self._relayout()
+        self._start("install_model_file", path)
 
     @Slot()
     def _cancel_or_close(self) -> None:
-        if self.busy:
-            self._client.cancel(self._request_id)
-            self._request_id = 0
+        if self._request is not None:
+            self._request.cancel()
+            self._request = None
             self.status.setText("Stopped. Nothing was changed.")
             self._set_busy(False)
+            self._relayout()
         else:
             self.reject()
 
     def reject(self) -> None:
-        if self.busy:
-            self._client.cancel(self._request_id)
-            self._request_id = 0
+        if self._request is not None:
+            self._request.cancel()
+            self._request = None
         super().reject()
 
-    @Slot(int, int, int)
-    def _on_progress(self, request_id: int, done: int, total: int) -> None:
-        if request_id != self._request_id:
+    def _on_progress(self, request: Request, progress: object) -> None:
+        if request is not self._request or not isinstance(progress, DownloadProgress):
             return
+        done, total = progress.done, progress.total
         if total > 0:
             # QProgressBar is int-based; kilobytes keep multi-GB files inside its range.
             self.progress.setRange(0, max(1, total // 1024))
@@ -159,19 +179,18 @@ class ModelDialog(QDialog):
         else:
             self.status.setText(f"{format_bytes(done)} downloaded")
 
-    @Slot(int, str)
-    def _on_finished(self, request_id: int, model_name: str) -> None:
-        if request_id != self._request_id:
+    def _on_finished(self, request: Request, installed: WeightsInstalled) -> None:
+        if request is not self._request:
             return
-        self._request_id = 0
-        self.modelReady.emit(model_name)
+        self._request = None
+        self.installed = installed
+        self.modelReady.emit(self.model_name)
         self.accept()
 
-    @Slot(int, str, object)
-    def _on_failed(self, request_id: int, operation: str, problem: EngineProblem) -> None:
-        if request_id != self._request_id or operation != "download":
+    def _on_failed(self, request: Request, problem: EngineProblem) -> None:
+        if request is not self._request:
             return
-        self._request_id = 0
+        self._request = None
         self._set_busy(False)
         if problem.kind == OFFLINE or "Could not download" in problem.detail:
             self.message.setText(
@@ -184,3 +203,4 @@ class ModelDialog(QDialog):
         else:
             self.status.setText(problem.message)
         self.status.show()
+        self._relayout()

@@ -10,9 +10,10 @@ from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from app.gui.engine_client import EngineClient
-from app.gui.problems import EngineProblem
+from app.gui.bridge import LibraryBridge, Request
 from app.gui.results_model import ResultsModel
+from app.library.problems import EngineProblem
+from app.library.service import SearchPage
 
 DEBOUNCE_MS = 250
 PER_PAGE = 250
@@ -63,25 +64,22 @@ class SearchController(QObject):
     countUpdated = Signal(object, int)  # Query, found: a later page refined the count (more_possible)
     collectionUpdated = Signal(object)  # the current collection's dict (None: none) when set or re-counted
 
-    def __init__(self, client: EngineClient, model: ResultsModel, parent: QObject | None = None) -> None:
+    def __init__(self, bridge: LibraryBridge, model: ResultsModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._client = client
+        self._bridge = bridge
         self._model = model
         self._collection: dict | None = None
         self._query = Query()
         self._min_similarity = 0.0  # 0: no threshold
         self._filter = ""  # Typesense filter_by added to every search ("" = none)
         self._shown: tuple[str, Query, str] | None = None  # what the grid holds now
-        self._request_id = 0
-        self._request_page = 1
+        self._request: Request | None = None  # the newest search's first page
         self.more_possible = False  # the last search's found is a lower bound ("250+ found")
         self._pages_answered: set[int] = set()  # pages of the newest search already in the grid
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.run_now)
-        client.searchFinished.connect(self._on_finished)
-        client.failed.connect(self._on_failed)
         model.moreRequested.connect(self._on_more_requested)
 
     @property
@@ -243,7 +241,7 @@ class SearchController(QObject):
         self._timer.stop()
         name = self.collection_name
         if name is None:
-            self._request_id = 0
+            self._request = None
             self._shown = None
             self._model.clear()
             return
@@ -253,9 +251,8 @@ class SearchController(QObject):
         if params is None:
             return
         self._shown = (name, self._query, self._filter)
-        self._request_page = 1
         self._pages_answered = set()
-        self._request_id = self._client.search(name, params)
+        self._request = self._ask(name, params, 1)
 
     @Slot(int)
     def _on_more_requested(self, page: int) -> None:
@@ -264,18 +261,25 @@ class SearchController(QObject):
         # Until page 1 of the newest search is in, the grid still shows the previous one: its "more"
         # would fetch a page of the new search into the old grid.
         first_page_missing = 1 not in self._pages_answered
-        if name is None or params is None or self._request_id == 0 or first_page_missing:
+        if name is None or params is None or self._request is None or first_page_missing:
             self._model.abandon_more_request()
             return
-        self._request_page = page
-        self._client.search(name, params, continues=self._request_id)
+        self._ask(name, params, page)
 
-    @Slot(int, object)
-    def _on_finished(self, request_id: int, result: dict) -> None:
-        if request_id != self._request_id:
+    def _ask(self, name: str, params: dict, page: int) -> Request:
+        # Every page shares one supersession key: a new search makes pending pages of the old one stale.
+        request = self._bridge.call("search", name, params, supersede="search")
+        first = self._request if page > 1 else request
+        request.done.connect(lambda answer: self._on_finished(first, answer))
+        request.failed.connect(lambda problem: self._on_failed(first, page, problem))
+        return request
+
+    def _on_finished(self, search: Request | None, answer: SearchPage) -> None:
+        if search is not self._request:
             return
+        result = answer.result
         hits = result.get("hits", [])
-        page = int(result.get("page", 1) or 1)
+        page = answer.page
         if page in self._pages_answered:
             return  # asked twice (the grid re-asked after a reset): appending it again would skip a page
         self._pages_answered.add(page)
@@ -298,16 +302,15 @@ class SearchController(QObject):
             _, image = collection_fields(self._collection)
             scored = not self._query.is_library
             self._model.set_results(hits, found=model_found, image_field=image, scored=scored)
-            self.searchCompleted.emit(self._query, float(result.get("elapsed_ms", 0.0)), found)
+            self.searchCompleted.emit(self._query, answer.elapsed_ms, found)
         else:
             self._model.append_results(hits, found=model_found)
             self.countUpdated.emit(self._query, found)
 
-    @Slot(int, str, object)
-    def _on_failed(self, request_id: int, operation: str, problem: EngineProblem) -> None:
-        if operation != "search" or request_id != self._request_id:
+    def _on_failed(self, search: Request | None, page: int, problem: EngineProblem) -> None:
+        if search is not self._request:
             return
-        if self._request_page > 1:
+        if page > 1:
             self._model.abandon_more_request()
         else:
             self._shown = None  # let the same query be retried

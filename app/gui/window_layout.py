@@ -1,4 +1,5 @@
-"""The main window's widgets, menus and shortcuts (kept apart from its behaviour in ``main_window``).
+"""The main window's widgets, menus and shortcuts (kept apart from its behaviour in ``main_window`` and
+its controllers).
 
 ``WindowLayout`` is a mixin for ``MainWindow``: ``build_layout()`` creates the widgets and wires their
 signals to the window's methods.
@@ -58,7 +59,7 @@ class WindowLayout:
         self.results_view.setObjectName("resultsView")
         self.results_view.setModel(self.results_model)
         self.results_view.setAcceptDrops(False)  # drops go to the window: they are imports
-        self.search = SearchController(self.client, self.results_model, self)
+        self.search = SearchController(self.bridge, self.results_model, self)
         self.photo_actions = PhotoActions(self.results_view, self.results_model, self)
         self.import_panel = ImportPanel()
         self.filter_bar = FilterBar()
@@ -124,13 +125,11 @@ class WindowLayout:
 
         status = self.statusBar()
         status.setObjectName("statusBar")
-        self.model_status = QLabel("Model: starting…")
-        self.model_status.setObjectName("modelStatus")
         self.library_status = QLabel("")
         self.library_status.setObjectName("libraryStatus")
         self.search_status = QLabel("")
         self.search_status.setObjectName("searchStatus")
-        for label in (self.model_status, self.library_status, self.search_status):
+        for label in (self.library_status, self.search_status):
             label.setContentsMargins(6, 0, 6, 0)
             status.addPermanentWidget(label)
 
@@ -181,7 +180,8 @@ class WindowLayout:
             set_themed_icon(action, icon_name)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
+        # triggered(bool) would hand ``checked`` to slots whose first parameter means something else.
+        action.triggered.connect(lambda _checked=False: slot())
         self.addAction(action)  # shortcuts work even where the menu bar is hidden
         return action
 
@@ -202,6 +202,7 @@ class WindowLayout:
             "rescanAction", "Rescan Folders", self.rescan_folders, QKeySequence.StandardKey.Refresh
         )
         self.duplicates_action = a("duplicatesAction", "Find Duplicates…", lambda: open_duplicates(self))
+        self.model_action = a("modelAction", "Model…", self.show_model, None, "model")
         self.search_image_action = a(
             "searchByImageAction", "Search by Image…", self.choose_query_image, "Ctrl+I", "image"
         )
@@ -249,6 +250,8 @@ class WindowLayout:
         library_menu.addActions([self.folders_action, self.rescan_action])
         library_menu.addSeparator()
         library_menu.addAction(self.duplicates_action)
+        library_menu.addSeparator()
+        library_menu.addAction(self.model_action)
         view_menu = menus.addMenu("&View")
         view_menu.addActions([self.zoom_in_action, self.zoom_out_action])
         help_menu = menus.addMenu("&Help")
@@ -268,10 +271,7 @@ class WindowLayout:
         self.collections_list.currentItemChanged.connect(lambda *_: self._on_collection_selected())
         self.filter_bar.filterChanged.connect(self.search.set_filter)
         self.filter_bar.optionsWanted.connect(self._request_filter_options)
-        self.client.facetsFinished.connect(lambda _id, _name, result: self.filter_bar.set_facets(result))
         self.search.collectionUpdated.connect(self.filter_bar.on_collection)
-        self.import_panel.cancelRequested.connect(self.cancel_import)
-        self.import_panel.detailsRequested.connect(self.show_import_details)
         self.photo_actions.findSimilarRequested.connect(self.find_similar)
         self.photo_actions.removeRequested.connect(self.remove_photos)
         self.photo_actions.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
@@ -283,7 +283,9 @@ class WindowLayout:
 
     def _request_filter_options(self, params: dict) -> None:
         if self.search.collection_name is not None:
-            self.client.facets(self.search.collection_name, params)
+            # Never superseding, nor superseded by, the grid's search: both answers are wanted.
+            request = self.bridge.call("facets", self.search.collection_name, params)
+            request.done.connect(self.filter_bar.set_facets)
 
     def fill_collections_list(self, collections: list[dict], current: str | None) -> None:
         """Show ``collections`` (sorted by name) with ``current`` selected, without emitting selection

@@ -229,7 +229,7 @@ def test_no_duplicates_and_errors_are_said_plainly(make_window, qtbot, tmp_path:
     assert dialog.empty_label.text().startswith(EMPTY_TEXT)
     assert not dialog.summary_label.isVisible() and not dialog.trash_all_button.isEnabled()
 
-    broken = DuplicatesDialog(window.client, "no-such-collection", window.results_model.loader, window)
+    broken = DuplicatesDialog(window.bridge, "no-such-collection", window.results_model.loader, window)
     qtbot.addWidget(broken)
     broken.show()
     qtbot.waitUntil(lambda: not broken.busy, timeout=SEARCH_WAIT_MS)

@@ -201,7 +201,7 @@ def test_switching_collections_drops_the_filter_and_reloads_the_choices(
     choose(qtbot, window, bar.type_combo, "png")
     dialog = window.new_collection()
     dialog.name_edit.setText("Empty")
-    with qtbot.waitSignal(window.client.collectionsChanged, timeout=SEARCH_WAIT_MS):
+    with qtbot.waitSignal(window.bridge.collectionsChanged, timeout=SEARCH_WAIT_MS):
         dialog.accept()
     qtbot.waitUntil(lambda: window.search.collection_name == "Empty", timeout=SEARCH_WAIT_MS)
     assert window.search.filter_by == "" and bar.filter_by() == ""

@@ -9,14 +9,13 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox
 
-from app.gui.collection_dialog import photo_schema
 from app.gui.folders_dialog import FoldersDialog
+from app.library import FolderScanResult, ImportProgress, photo_schema
 from app.shapes import draw_shape, encode_image, write_shape_folder
 
 from .conftest import (
     IMPORT_WAIT_MS,
     SEARCH_WAIT_MS,
-    drop_paths,
     import_and_wait,
     requires_tiny_model,
     result_names,
@@ -48,7 +47,7 @@ def test_a_dropped_folder_is_followed_and_watched(make_window, qtbot, tmp_path: 
     qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=SEARCH_WAIT_MS)
     item = dialog.tree.topLevelItem(0)
     assert [item.text(c) for c in range(3)] == [str(folder), "5", "Up to date"]
-    assert set(window.folder_watcher.watched()) >= {str(folder), str(folder / "2024")}
+    assert set(window.folders.watcher.watched()) >= {str(folder), str(folder / "2024")}
 
     # Dropping it again reports it is up to date instead of importing anything twice.
     again = import_and_wait(qtbot, window, [folder])
@@ -61,7 +60,7 @@ def test_changes_on_disk_reach_the_grid_without_asking(make_window, qtbot, tmp_p
     folder = photo_folder(tmp_path)
     window = make_window()
     import_and_wait(qtbot, window, [folder])
-    window.folder_watcher.set_interval(200)  # the debounce, shortened for the test
+    window.folders.watcher.set_interval(200)  # the debounce, shortened for the test
 
     # A new photo copied in is embedded and shown (the rescan runs as an import).
     with qtbot.waitSignal(window.importFinished, timeout=IMPORT_WAIT_MS):
@@ -94,14 +93,14 @@ def test_an_unplugged_folder_is_offline_and_its_photos_stay(make_window, qtbot, 
     away = tmp_path / "elsewhere"
     shutil.move(folder, away)
     window.rescan_folders()
-    qtbot.waitUntil(lambda: window.folders_status.isVisible(), timeout=SEARCH_WAIT_MS)
-    assert "1 folder offline" in window.folders_status.text()
-    assert str(folder) in window.folders_status.toolTip()
+    qtbot.waitUntil(lambda: window.folders.status.isVisible(), timeout=SEARCH_WAIT_MS)
+    assert "1 folder offline" in window.folders.status.text()
+    assert str(folder) in window.folders.status.toolTip()
     assert len(library_names(qtbot, window)) == 5
 
     shutil.move(away, folder)  # plugged back in: the watcher on its parent notices
-    window.folder_watcher.set_interval(200)
-    qtbot.waitUntil(lambda: not window.folders_status.isVisible(), timeout=SEARCH_WAIT_MS)
+    window.folders.watcher.set_interval(200)
+    qtbot.waitUntil(lambda: not window.folders.status.isVisible(), timeout=SEARCH_WAIT_MS)
     assert len(library_names(qtbot, window)) == 5
 
 
@@ -118,13 +117,13 @@ def test_removing_a_folder_in_the_dialog(make_window, qtbot, tmp_path: Path) -> 
     dialog.remove_button.click()
     box = dialog.findChild(QMessageBox)
     assert box.isVisible() and "Stop following" in box.text() and "5 photos" in box.informativeText()
-    with qtbot.waitSignal(window.client.foldersChanged, timeout=SEARCH_WAIT_MS):
+    with qtbot.waitSignal(window.bridge.foldersChanged, timeout=SEARCH_WAIT_MS):
         next(b for b in box.buttons() if b.text() == "Remove Photos").click()
     qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 0, timeout=SEARCH_WAIT_MS)
     assert dialog.empty_label.isVisible()
     assert library_names(qtbot, window) == []
     assert (folder / "red_circle_000.png").exists()  # files are never touched
-    assert window.folder_watcher.roots() == [] and window.folder_watcher.watched() == []
+    assert window.folders.watcher.roots() == [] and window.folders.watcher.watched() == []
     dialog.close()
 
 
@@ -132,21 +131,20 @@ def test_removing_a_folder_in_the_dialog(make_window, qtbot, tmp_path: Path) -> 
 def test_unfollowing_while_its_photos_import_leaves_none_behind(
     make_window, qtbot, tmp_path: Path, monkeypatch
 ) -> None:
-    from app.gui import engine_worker
+    from app.library import jobs
 
-    monkeypatch.setattr(engine_worker, "MAX_CHUNK", engine_worker.MIN_CHUNK)  # 6 chunks, not 2
+    monkeypatch.setattr(jobs, "MAX_CHUNK", jobs.MIN_CHUNK)  # 6 chunks, not 2
     folder = tmp_path / "Big"
     write_shape_folder(folder, per_class=4, size=64)  # 192 photos
     window = make_window()
-    unfollowed: list[int] = []
+    unfollowed: list[object] = []
 
-    def unfollow_after_first_batch(_request_id: int, _ids: list) -> None:
-        if not unfollowed:
-            unfollowed.append(window.client.unfollow_folder("Photos", str(folder), remove_photos=True))
+    def unfollow_after_first_batch(progress: object) -> None:
+        if isinstance(progress, ImportProgress) and progress.imported_ids and not unfollowed:
+            unfollowed.append(window.bridge.call("unfollow_folder", "Photos", str(folder), True))
 
-    window.client.importBatch.connect(unfollow_after_first_batch)
     with qtbot.waitSignal(window.importFinished, timeout=IMPORT_WAIT_MS):
-        drop_paths(window, [folder])
+        window.import_paths([str(folder)]).progress.connect(unfollow_after_first_batch)
     assert unfollowed
     qtbot.waitUntil(lambda: library_names(qtbot, window) == [], timeout=SEARCH_WAIT_MS)
     assert "0 photos" in window.library_status.text()
@@ -161,9 +159,9 @@ def test_folders_of_a_collection_not_on_screen_are_watched_too(make_window, qtbo
     folder = photo_folder(tmp_path)
     window = make_window()
     import_and_wait(qtbot, window, [folder])  # into "Photos"
-    window.folder_watcher.set_interval(200)
-    with qtbot.waitSignal(window.client.collectionsChanged, timeout=SEARCH_WAIT_MS):
-        window.client.create_collection(photo_schema("Other", "photoseek/tiny-shapes"))
+    window.folders.watcher.set_interval(200)
+    with qtbot.waitSignal(window.bridge.collectionsChanged, timeout=SEARCH_WAIT_MS):
+        window.bridge.call("create_collection", photo_schema("Other", "photoseek/tiny-shapes"))
     window.collections_list.setCurrentRow(
         next(
             i
@@ -203,16 +201,13 @@ def test_changes_made_while_the_app_was_closed_are_found_at_start(make_window, q
 @requires_tiny_model
 def test_rescanning_by_hand_always_answers(make_window, qtbot, tmp_path: Path) -> None:
     window = make_window()
-    with qtbot.waitSignal(window.client.collectionsChanged, timeout=SEARCH_WAIT_MS):
-        window.client.create_collection(photo_schema("Photos", "photoseek/tiny-shapes"))
+    with qtbot.waitSignal(window.bridge.collectionsChanged, timeout=SEARCH_WAIT_MS):
+        window.bridge.call("create_collection", photo_schema("Photos", "photoseek/tiny-shapes"))
     qtbot.waitUntil(lambda: window.current_collection() == "Photos", timeout=SEARCH_WAIT_MS)
 
     def rescan_by_hand() -> None:
-        asked: list[int] = []
-        with qtbot.waitSignal(
-            window.client.foldersScanned, timeout=SEARCH_WAIT_MS, check_params_cb=lambda rid, *_: rid in asked
-        ):
-            asked.append(window.rescan_folders())
+        with qtbot.waitSignal(window.rescan_folders().done, timeout=SEARCH_WAIT_MS):
+            pass
 
     rescan_by_hand()
     assert "No folders are followed" in window.statusBar().currentMessage()
@@ -229,8 +224,8 @@ def test_the_folders_dialog_adds_to_its_own_collection(
 
     window = make_window()
     for name in ("Photos", "Other"):
-        with qtbot.waitSignal(window.client.collectionsChanged, timeout=SEARCH_WAIT_MS):
-            window.client.create_collection(photo_schema(name, "photoseek/tiny-shapes"))
+        with qtbot.waitSignal(window.bridge.collectionsChanged, timeout=SEARCH_WAIT_MS):
+            window.bridge.call("create_collection", photo_schema(name, "photoseek/tiny-shapes"))
     rows = {window.collections_list.item(i).text(): i for i in range(window.collections_list.count())}
     window.collections_list.setCurrentRow(rows["Photos"])
     dialog = window.show_folders()
@@ -238,7 +233,7 @@ def test_the_folders_dialog_adds_to_its_own_collection(
     folder = photo_folder(tmp_path)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
     with qtbot.waitSignal(
-        window.client.foldersChanged, timeout=IMPORT_WAIT_MS, check_params_cb=lambda name, fs: bool(fs)
+        window.bridge.foldersChanged, timeout=IMPORT_WAIT_MS, check_params_cb=lambda name, fs: bool(fs)
     ) as changed:
         dialog.add_button.click()
     assert changed.args[0] == "Photos"
@@ -250,24 +245,26 @@ def test_the_folders_dialog_adds_to_its_own_collection(
 def test_searches_are_answered_while_a_long_rescan_walks(
     make_window, qtbot, tmp_path: Path, monkeypatch
 ) -> None:
-    from app.gui import engine_worker_library
+    from app.library import folder_jobs
 
     folder = photo_folder(tmp_path)
     for n in range(30):  # many folders to walk: a stand-in for a slow network share
         (folder / "rolls" / f"roll-{n:02d}").mkdir(parents=True)
     window = make_window()
     import_and_wait(qtbot, window, [folder])
-    monkeypatch.setattr(engine_worker_library, "RESCAN_STEP_SECONDS", 0.0)  # one folder per step
+    monkeypatch.setattr(folder_jobs, "RESCAN_STEP_SECONDS", 0.0)  # one folder per step
 
+    # Only this rescan and this search count: the file-system watcher may start a rescan of its own
+    # at any moment (reading the photos touched their access times), and it must not confuse the test.
     order: list[str] = []
-    window.client.folderScanProgress.connect(lambda *_: order.append("progress"))
-    window.client.foldersScanned.connect(lambda *_: order.append("scanned"))
-    window.client.searchFinished.connect(lambda *_: order.append("search"))
-    with qtbot.waitSignal(window.client.foldersScanned, timeout=SEARCH_WAIT_MS):
-        window.rescan_folders()
-        window.search.submit_text("a green star")
-    assert order.index("search") < order.index("scanned")
-    assert order.count("progress") > 10
+    rescan = window.rescan_folders()
+    rescan.progress.connect(lambda p: order.append(type(p).__name__))
+    window.search.submit_text("a green star")
+    window.search.searchCompleted.connect(lambda *_: order.append("search"))
+    with qtbot.waitSignal(rescan.done, timeout=SEARCH_WAIT_MS):
+        pass
+    assert order.index("search") < order.index("ScanFinished")
+    assert order.count("ScanProgress") > 10
     assert window.statusBar().currentMessage() == "Folders are up to date (5 photos checked)"
 
 
@@ -277,10 +274,12 @@ def test_a_rescan_that_finds_nothing_new_starts_no_import(make_window, qtbot, tm
     (folder / "notes.txt").write_text("not a photo")
     window = make_window()
     import_and_wait(qtbot, window, [folder])
-    started: list[int] = []
-    window.client.importStarted.connect(lambda request_id, _total: started.append(request_id))
-    with qtbot.waitSignal(window.client.foldersScanned, timeout=SEARCH_WAIT_MS) as scanned:
-        request_id = window.client.rescan_folders("Photos")
-    assert scanned.args[0] == request_id
-    qtbot.wait(300)  # an import would be announced right behind the scan
-    assert request_id not in started
+    reports: list[object] = []
+    rescan = window.folders.rescan("Photos")
+    rescan.progress.connect(reports.append)
+    with qtbot.waitSignal(rescan.done, timeout=SEARCH_WAIT_MS) as done:
+        pass
+    result = done.args[0]
+    assert isinstance(result, FolderScanResult) and result.summary is None and result.checked == 5
+    assert [type(r).__name__ for r in reports] == ["ScanFinished"]  # no ImportStarted
+    assert not window.imports.busy and window.import_panel.title.text().startswith("Imported 5 of 5")

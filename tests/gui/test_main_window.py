@@ -10,12 +10,13 @@ from PySide6.QtCore import QItemSelectionModel, QMimeData, QPointF, Qt, QTimer, 
 from PySide6.QtGui import QAction, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QLineEdit, QListWidget, QMessageBox, QProgressBar, QStatusBar
 
-from app.gui.collection_dialog import CollectionDialog, photo_schema
+from app.gui.collection_dialog import CollectionDialog
 from app.gui.import_panel import ImportSummaryDialog
 from app.gui.main_window import EMPTY_LIBRARY_TEXT
 from app.gui.model_dialog import ModelDialog
 from app.gui.results_view import ResultsView
 from app.gui.settings import Settings
+from app.library import ImportProgress, ImportStarted, photo_schema
 from app.shapes import draw_shape, encode_image, write_shape_folder
 
 from .conftest import (
@@ -191,13 +192,12 @@ def test_cancelling_an_import_keeps_what_was_imported(make_window, qtbot, tmp_pa
     window = make_window()
     panel = window.import_panel
 
-    def cancel_once_started(request_id: int, done: int, _total: int) -> None:
-        if done and panel.cancel_button.isEnabled():
+    def cancel_once_started(progress: object) -> None:
+        if isinstance(progress, ImportProgress) and progress.done and panel.cancel_button.isEnabled():
             panel.cancel_button.click()
 
-    window.client.importProgress.connect(cancel_once_started)
     with qtbot.waitSignal(window.importFinished, timeout=IMPORT_WAIT_MS) as finished:
-        drop_paths(window, [tmp_path / "many"])
+        window.import_paths([str(tmp_path / "many")]).progress.connect(cancel_once_started)
     summary = finished.args[0]
 
     assert summary.cancelled and 0 < summary.imported < len(files)
@@ -220,19 +220,20 @@ def test_the_window_stays_responsive_and_searchable_during_an_import(
     ticker.timeout.connect(lambda: ticks.append(len(progress)))
     progress: list[int] = []
     searched_while_importing: list[bool] = []
-    window.client.importProgress.connect(lambda _id, done, _total: progress.append(done))
     window.resultsShown.connect(
-        lambda q: searched_while_importing.append(bool(window._imports)) if q.text else None
+        lambda q: searched_while_importing.append(window.imports.busy) if q.text else None
     )
 
-    def type_once_importing(_request_id: int, _total: int) -> None:
-        qtbot.keyClicks(window.search_field, "a red star")
-        qtbot.keyClick(window.search_field, Qt.Key.Key_Return)
+    def on_progress(report: object) -> None:
+        if isinstance(report, ImportStarted):
+            qtbot.keyClicks(window.search_field, "a red star")
+            qtbot.keyClick(window.search_field, Qt.Key.Key_Return)
+        elif isinstance(report, ImportProgress):
+            progress.append(report.done)
 
-    window.client.importStarted.connect(type_once_importing)
     ticker.start()
     with qtbot.waitSignal(window.importFinished, timeout=IMPORT_WAIT_MS):
-        drop_paths(window, [tmp_path / "many"])
+        window.import_paths([str(tmp_path / "many")]).progress.connect(on_progress)
     ticker.stop()
 
     # The timer fired between progress reports, i.e. while the engine thread was busy importing.
@@ -250,14 +251,16 @@ def test_delete_removes_selected_photos_after_confirmation(
     select_rows(window, [0, 1])
     doomed = {window.results_model.doc_id(0), window.results_model.doc_id(1)}
 
+    sent: list[str] = []
+    window.bridge.requestSent.connect(lambda request: sent.append(request.method))
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
     window.results_view.setFocus()
     qtbot.keyClick(window.results_view, Qt.Key.Key_Delete)
-    qtbot.wait(300)
+    assert "remove_documents" not in sent  # the answer is given synchronously: nothing was asked
     assert window.results_model.rowCount() == SHAPES_IN_FOLDER
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    with qtbot.waitSignal(window.client.documentsRemoved, timeout=SEARCH_WAIT_MS):
+    with qtbot.waitSignal(window.bridge.documentsRemoved, timeout=SEARCH_WAIT_MS):
         window.photo_actions.remove.trigger()
     remaining = {window.results_model.doc_id(r) for r in range(window.results_model.rowCount())}
     assert len(remaining) == SHAPES_IN_FOLDER - 2 and not doomed & remaining
@@ -288,7 +291,7 @@ def test_creating_and_deleting_collections(make_window, qtbot, monkeypatch) -> N
     dialog.name_edit.setText("Holidays")
     dialog.keep_copies.setChecked(True)
     dialog.embed_name.setChecked(True)
-    with qtbot.waitSignal(window.client.collectionsChanged, timeout=SEARCH_WAIT_MS):
+    with qtbot.waitSignal(window.bridge.collectionsChanged, timeout=SEARCH_WAIT_MS):
         dialog.accept()
     assert window.current_collection() == "Holidays"
     schema = window._collections["Holidays"]
@@ -297,7 +300,7 @@ def test_creating_and_deleting_collections(make_window, qtbot, monkeypatch) -> N
     assert fields["embedding"]["embed"]["from"] == ["name", "image"]
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    with qtbot.waitSignal(window.client.collectionsChanged, timeout=SEARCH_WAIT_MS):
+    with qtbot.waitSignal(window.bridge.collectionsChanged, timeout=SEARCH_WAIT_MS):
         window.delete_collection()
     assert window.collections_list.count() == 0
 
@@ -317,8 +320,8 @@ def test_collection_dialog_refuses_duplicate_and_empty_names(qtbot) -> None:
 def test_window_geometry_and_last_collection_persist(make_window, qtbot, photoseek_dirs: Path) -> None:
     window = make_window()
     for name in ("First", "Second"):
-        with qtbot.waitSignal(window.client.collectionsChanged, timeout=SEARCH_WAIT_MS):
-            window.client.create_collection(photo_schema(name, "photoseek/tiny-shapes"))
+        with qtbot.waitSignal(window.bridge.collectionsChanged, timeout=SEARCH_WAIT_MS):
+            window.bridge.call("create_collection", photo_schema(name, "photoseek/tiny-shapes"))
     window.collections_list.setCurrentRow(1)
     assert window.current_collection() == "Second"
     window.resize(700, 500)
@@ -335,8 +338,8 @@ def test_window_geometry_and_last_collection_persist(make_window, qtbot, photose
 
 def test_a_model_without_weights_opens_the_download_dialog(make_window, qtbot, shapes_dir: Path) -> None:
     window = make_window()
-    with qtbot.waitSignal(window.client.collectionsChanged, timeout=SEARCH_WAIT_MS):
-        window.client.create_collection(photo_schema("Clip", "ts/clip-vit-b-p32"))
+    with qtbot.waitSignal(window.bridge.collectionsChanged, timeout=SEARCH_WAIT_MS):
+        window.bridge.call("create_collection", photo_schema("Clip", "ts/clip-vit-b-p32"))
     drop_paths(window, [shapes_dir])
     qtbot.waitUntil(lambda: window.findChild(ModelDialog) is not None, timeout=IMPORT_WAIT_MS)
     dialog = window.findChild(ModelDialog)

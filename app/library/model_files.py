@@ -1,13 +1,23 @@
 """Which model a collection uses, and installing model weights the user already has on disk.
 
-Runs on the engine thread (it imports the engine lazily, so importing this module stays cheap).
+Imports the engine lazily, so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class WeightsInstalled:
+    """Where a model's weights now are, and whether they are the file the model's publisher made."""
+
+    path: Path
+    official: bool
+    description: str
 
 
 def model_config_of(collection: dict | None) -> dict | None:
@@ -24,7 +34,9 @@ def model_of(collection: dict | None) -> str | None:
     return str(config["model_name"]) if config else None
 
 
-def install_weights_file(model_name: str, source: Path, cancel: threading.Event | None = None) -> Path:
+def install_weights_file(
+    model_name: str, source: Path, cancel: threading.Event | None = None
+) -> WeightsInstalled:
     """Copy a weights file the user already has to where the engine looks for ``model_name``'s weights.
 
     The copy is checked by loading the model from it, so a wrong or damaged file is refused at once (and
@@ -59,4 +71,4 @@ def install_weights_file(model_name: str, source: Path, cancel: threading.Event 
         for leftover in (partial, target, target.with_name(target.name + ".sha256")):
             leftover.unlink(missing_ok=True)
         raise
-    return target
+    return WeightsInstalled(target, official=True, description="the official file")

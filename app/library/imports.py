@@ -1,7 +1,6 @@
 """What an import is made of: the files found under what the user dropped, and the running tally.
 
-Kept free of Qt so the bookkeeping (which files count as photos, what was skipped and why) is plain data
-the worker fills in and the summary dialog shows.
+Plain data: the library's import jobs fill it in, the GUI's panel and summary dialog show it.
 """
 
 from __future__ import annotations
@@ -10,6 +9,8 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+
+from app.library.problems import EngineProblem
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ def scan_paths(paths: list[str]) -> tuple[list[str], list[SkippedFile]]:
     """Expand dropped files and folders (recursively, as the engine walks them) into image files.
 
     Everything else found is returned as skipped with a reason, so nothing disappears silently and the
-    progress bar counts photos, not sidecar files. Runs on the engine thread (it imports the engine).
+    progress bar counts photos, not sidecar files. Imports the engine, so it belongs on the engine thread.
     """
     from app.engine.files import walk
     from app.engine.images import SUPPORTED_EXTENSIONS
@@ -61,10 +62,9 @@ def rescan_problems(reports: list[dict]) -> list[SkippedFile]:
 
 
 @dataclass
-class ImportJob:
-    """One import request, worked through in chunks on the engine thread."""
+class ImportTally:
+    """One import's files and how far it got, worked through in chunks."""
 
-    request_id: int
     collection: str
     files: list[str]
     skipped: list[SkippedFile]
@@ -75,7 +75,7 @@ class ImportJob:
     unchanged: int = 0
     failed: list[SkippedFile] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
-    error: str | None = None
+    error: EngineProblem | None = None
     # Photos a folder rescan found already in the library (not part of ``files``, so not in progress).
     already_there: int = 0
 
@@ -111,7 +111,6 @@ class ImportJob:
 
     def summary(self) -> ImportSummary:
         return ImportSummary(
-            request_id=self.request_id,
             collection=self.collection,
             total=self.total + self.already_there,
             imported=self.imported,
@@ -128,7 +127,6 @@ class ImportJob:
 class ImportSummary:
     """How an import ended: shown in the import panel and, in detail, in the summary dialog."""
 
-    request_id: int
     collection: str
     total: int
     imported: int
@@ -136,13 +134,22 @@ class ImportSummary:
     not_attempted: int
     problems: list[SkippedFile]
     cancelled: bool
-    error: str | None
+    error: EngineProblem | None
     seconds: float
+
+    @property
+    def failed(self) -> int:
+        """Photos that were tried and could not be imported (unreadable, damaged, ...)."""
+        return self.total - self.imported - self.unchanged - self.not_attempted
+
+    @property
+    def other_files(self) -> int:
+        """Files found that are not photos Photoseek reads: never counted among the photos."""
+        return len(self.problems) - self.failed
 
     def merged(self, later: ImportSummary) -> ImportSummary:
         """This import and one queued after it, as one summary (the panel reports them together)."""
         return ImportSummary(
-            request_id=later.request_id,
             collection=later.collection,
             total=self.total + later.total,
             imported=self.imported + later.imported,
@@ -162,8 +169,11 @@ class ImportSummary:
             text = f"Imported {self.imported:,} of {photos}"
         if self.unchanged:
             text += f", {self.unchanged:,} already in the library"
-        if self.problems:
-            text += f", {len(self.problems):,} skipped"
+        # imported + already there + failed + not attempted = the photos: the numbers add up.
+        if self.failed:
+            text += f", {self.failed:,} could not be read"
+        if self.other_files:
+            text += f"; {self.other_files:,} other file{'s' if self.other_files != 1 else ''} skipped"
         if self.error:
             text += ", stopped by an error"
         return text

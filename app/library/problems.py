@@ -1,8 +1,8 @@
 """Engine failures turned into something a person can read and act on.
 
-The worker converts every exception into an ``EngineProblem`` on its own thread (where the engine's error
-classes are importable without slowing GUI start-up); the window only ever shows ``message``. The full
-technical text goes to the log, never into a dialog.
+The library's callers (the GUI's bridge, on the engine thread) turn every exception into an ``EngineProblem``
+there, where the engine's error classes are importable without slowing GUI start-up; the window only ever
+shows ``message``. The full technical text goes to the log, never into a dialog.
 """
 
 from __future__ import annotations
@@ -53,12 +53,10 @@ def problem_from_exception(exc: BaseException, *, model: str | None = None) -> E
             model,
         )
     if isinstance(exc, errors.ModelUnavailable):
-        name = f"“{model}”" if model else "this collection's model"
+        model = model or getattr(exc, "model_name", None)
+        subject = f"The model “{model}”" if model else "This collection's model"
         return EngineProblem(
-            MODEL_MISSING,
-            f"The model {name} is not on this computer yet. {exc.message}",
-            detail,
-            model,
+            MODEL_MISSING, f"{subject} is not on this computer yet. {exc.message}", detail, model
         )
     if isinstance(exc, errors.ObjectNotFound):
         return EngineProblem(NOT_FOUND, _sentence(exc.message), detail, model)

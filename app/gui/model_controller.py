@@ -1,0 +1,115 @@
+"""The model in the window: its state in the status bar, the download dialog when a model is missing, and
+the way back to that dialog (Library › Model…, or the status bar's link) after the user said "not now".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtWidgets import QLabel
+
+from app.gui.collection_dialog import model_label
+from app.gui.model_dialog import ModelDialog
+from app.library.model_files import model_of
+from app.library.problems import EngineProblem
+from app.resources import default_model
+
+if TYPE_CHECKING:
+    from app.gui.main_window import MainWindow
+
+
+class ModelController(QObject):
+    ready = Signal(str)  # model name, once its weights were installed from the dialog
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self.dialog: ModelDialog | None = None
+        self._retries: list[Callable[[], None]] = []
+        self._declined: set[str] = set()  # models whose dialog the user closed: ask again only when asked
+        self._states: dict[str, str] = {}
+        self.status = QLabel()
+        self.status.setObjectName("modelStatus")
+        self.status.setTextFormat(Qt.TextFormat.RichText)
+        self.status.linkActivated.connect(lambda _link: self.show_dialog())
+        window.bridge.modelStateChanged.connect(self._on_state)
+
+    def current_model(self) -> str:
+        window = self._window
+        return model_of(window.collection(window.search.collection_name)) or default_model()
+
+    def state(self, model: str) -> str:
+        return self._states.get(model, "idle")
+
+    def warm_up(self, collection: dict | None) -> None:
+        """Show the collection's model and load it now, so its first search does not wait for it."""
+        model = model_of(collection)
+        self._show(model or default_model(), self.state(model) if model else "idle")
+        if collection is not None and model is not None:
+            self._window.bridge.call("warm_up", collection["name"])
+
+    @Slot(str, str)
+    def _on_state(self, state: str, model: str) -> None:
+        self._states[model] = state
+        if model == self.current_model():
+            self._show(model, state)
+
+    def _show(self, model: str, state: str) -> None:
+        label = model_label(model)
+        text = {
+            "loading": f"Model: {label} – loading…",
+            "ready": f"Model: {label} – ready",
+            "missing": f"Model: {label} – <a href='model'>not downloaded yet</a>",
+        }.get(state, f"Model: {label}")
+        self.status.setText(text)
+
+    def offer(self, problem: EngineProblem, retry: Callable[[], None] | None = None) -> bool:
+        """A call needed a model that is not here: offer to get it, and run ``retry`` once it is.
+        Returns False (and offers nothing) when the user already closed the offer for this model."""
+        model = problem.model or self.current_model()
+        self._on_state("missing", model)
+        if model in self._declined:
+            return False
+        if retry is not None:
+            self._retries.append(retry)
+        self.show_dialog(model)
+        return True
+
+    def show_dialog(self, model: str | None = None) -> ModelDialog:
+        """Library › Model…: download the model or choose a file, whatever happened before."""
+        model = model or self.current_model()
+        self._declined.discard(model)
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.raise_()
+            return self.dialog
+        dialog = ModelDialog(model, self._window.bridge, self._window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.modelReady.connect(self._on_ready)
+        dialog.rejected.connect(lambda: self._on_declined(model))
+        dialog.destroyed.connect(lambda: setattr(self, "dialog", None))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _on_declined(self, model: str) -> None:
+        self._retries.clear()
+        if self.state(model) != "ready":
+            self._declined.add(model)
+            self._window.statusBar().showMessage(
+                f"Searching needs the model {model_label(model)}: get it any time from Library › Model….",
+                10000,
+            )
+
+    @Slot(str)
+    def _on_ready(self, model: str) -> None:
+        retries, self._retries = self._retries, []
+        self._declined.discard(model)
+        installed = self.dialog.installed if self.dialog is not None else None
+        note = "" if installed is None or installed.official else f" ({installed.description})"
+        self._window.statusBar().showMessage(f"The model {model_label(model)} is ready{note}.", 8000)
+        self.warm_up(self._window.collection(self._window.search.collection_name))
+        for retry in retries:
+            retry()
+        self.ready.emit(model)

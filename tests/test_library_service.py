@@ -1,0 +1,168 @@
+"""The library service without Qt: imports, follows and rescans as steppable jobs with typed results,
+searches that raise the engine's own errors, events for what changed, and one default collection for the
+CLI and the app. Real engine, tiny model, real files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.engine.errors import ModelUnavailable, ObjectNotFound
+from app.library import (
+    DEFAULT_COLLECTION,
+    CollectionsChanged,
+    FolderScanResult,
+    FoldersChanged,
+    ImportProgress,
+    ImportStarted,
+    ImportSummary,
+    LibraryService,
+    ModelStateChanged,
+    ScanFinished,
+    SearchPage,
+    default_collection,
+    photo_schema,
+)
+from app.library.problems import MODEL_MISSING, problem_from_exception
+from app.paths import repo_root
+from app.shapes import write_shape_folder
+
+TINY = "photoseek/tiny-shapes"
+
+
+@pytest.fixture
+def service(photoseek_dirs: Path):
+    events: list[object] = []
+    library = LibraryService(photoseek_dirs, on_event=events.append)
+    library.open()
+    library.events = events  # type: ignore[attr-defined]
+    yield library
+    library.close()
+
+
+def test_the_engine_and_the_library_never_import_qt() -> None:
+    script = (
+        "import sys\n"
+        "import app.engine, app.library, app.library.service, app.library.folder_jobs, app.cli\n"
+        "from app.engine import Engine\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken6'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo_root(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_an_import_is_a_job_stepped_a_chunk_at_a_time(service: LibraryService, tmp_path: Path) -> None:
+    files = write_shape_folder(tmp_path / "many", per_class=1, size=64, fmt="PNG")  # 48: two chunks or more
+    (tmp_path / "many" / "notes.txt").write_text("not a photo")
+    job = service.import_paths(DEFAULT_COLLECTION, [str(tmp_path / "many")], photo_schema("Photos", TINY))
+    reports: list[object] = []
+    job.report = reports.append
+    steps = 0
+    while not job.step():
+        steps += 1
+    summary = job.result
+
+    assert isinstance(summary, ImportSummary)
+    assert steps >= 1 and reports[0] == ImportStarted(len(files))  # two chunks at least
+    progress = [r for r in reports if isinstance(r, ImportProgress)]
+    assert progress[-1].done == len(files)
+    assert sum(len(r.imported_ids) for r in progress) == len(files)
+    assert summary.imported == len(files) and summary.other_files == 1 and summary.failed == 0
+    assert summary.headline() == f"Imported {len(files)} of {len(files)} photos; 1 other file skipped"
+    # The library's count moved with the import, and the model said when it was ready.
+    counts = [e.collections[0]["num_documents"] for e in service.events if isinstance(e, CollectionsChanged)]
+    assert counts == sorted(counts) and counts[-1] == len(files)
+    assert ModelStateChanged("ready", TINY) in service.events
+
+
+def test_a_cancelled_import_stops_after_the_current_step(service: LibraryService, tmp_path: Path) -> None:
+    files = write_shape_folder(tmp_path / "many", per_class=2, size=64, fmt="PNG")
+    job = service.import_paths("Photos", [str(tmp_path / "many")], photo_schema("Photos", TINY))
+    job.step()  # announces the total
+    job.step()  # the first chunk
+    job.cancel()
+    summary = job.run()
+    assert summary.cancelled and 0 < summary.imported < len(files)
+    assert summary.imported + summary.not_attempted == len(files)
+    assert service.collections()[0]["num_documents"] == summary.imported
+
+
+def test_following_a_folder_walks_then_imports_in_one_job(service: LibraryService, tmp_path: Path) -> None:
+    folder = tmp_path / "Camera"
+    write_shape_folder(folder, per_class=1, colours=("red", "blue"), shapes=("circle", "square"))
+    job = service.follow_folders("Photos", [str(folder)], photo_schema("Photos", TINY))
+    reports: list[object] = []
+    job.report = reports.append
+    result = job.run()
+
+    assert isinstance(result, FolderScanResult) and result.summary is not None
+    assert result.summary.imported == 4
+    kinds = [type(r).__name__ for r in reports]
+    assert kinds.index("ScanFinished") < kinds.index("ImportStarted") < kinds.index("ImportProgress")
+    assert any(isinstance(e, FoldersChanged) and e.folders for e in service.events)
+
+    # Following it again says it is up to date; a plain rescan finds nothing to import.
+    again = service.follow_folders("Photos", [str(folder)]).run()
+    assert again.summary is not None and again.summary.unchanged == 4 and again.summary.imported == 0
+    rescan = service.rescan_folders("Photos")
+    steps: list[object] = []
+    rescan.report = steps.append
+    quiet = rescan.run()
+    assert quiet.summary is None and quiet.checked == 4
+    assert [type(s) for s in steps] == [ScanFinished]
+
+
+def test_unfollowing_drops_the_photos_still_waiting_to_import(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    folder = tmp_path / "Big"
+    write_shape_folder(folder, per_class=2, size=64)
+    job = service.follow_folders("Photos", [str(folder)], photo_schema("Photos", TINY))
+    while job.import_job is None or not job.import_job.tally.imported:
+        job.step()
+    service.unfollow_folder("Photos", str(folder), remove_photos=True)
+    result = job.run()
+    assert result.summary is not None and result.summary.not_attempted == 0
+    assert service.collections()[0]["num_documents"] == 0
+
+
+def test_search_answers_a_typed_page_and_raises_the_engines_errors(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    write_shape_folder(tmp_path / "few", per_class=1, colours=("red",), shapes=("circle", "square"))
+    service.import_paths("Photos", [str(tmp_path / "few")], photo_schema("Photos", TINY)).run()
+    words = {"q": "a red circle", "query_by": "embedding", "exclude_fields": "embedding"}
+    page = service.search("Photos", words)
+    assert isinstance(page, SearchPage) and page.found == 2 and page.page == 1
+    assert page.hits[0]["document"]["name"].startswith("red_circle")
+    with pytest.raises(ObjectNotFound):
+        service.search("Nope", {"q": "*"})
+
+
+def test_a_missing_model_raises_model_unavailable_naming_the_model(service: LibraryService) -> None:
+    service.create_collection(photo_schema("clip", "ts/clip-vit-b-p32"))
+    with pytest.raises(ModelUnavailable) as raised:
+        service.search("clip", {"q": "a dog", "query_by": "embedding"})
+    problem = problem_from_exception(raised.value)
+    assert problem.kind == MODEL_MISSING and problem.model == "ts/clip-vit-b-p32"
+    assert problem.message.startswith("The model “ts/clip-vit-b-p32” is not on this computer yet. ")
+    assert service.events[-1] == ModelStateChanged("missing", "ts/clip-vit-b-p32")
+    assert service.warm_up("clip") == "missing"
+
+
+def test_a_problem_without_a_known_model_reads_as_a_sentence() -> None:
+    problem = problem_from_exception(ModelUnavailable("Its weights are not here."))
+    assert problem.message == "This collection's model is not on this computer yet. Its weights are not here."
+
+
+def test_one_default_collection_for_the_cli_and_the_app() -> None:
+    assert default_collection([]) == "Photos"
+    assert default_collection(["Photos", "photos"]) == "Photos"
+    # A library the CLI made before it shared the app's default keeps working.
+    assert default_collection(["photos", "Trips"]) == "photos"
