@@ -166,7 +166,8 @@ def take_screenshots(photos: Path, out: Path, per_class: int) -> int:
 
     # A followed folder on a drive that was unplugged.
     usb.rename(usb.with_name("USB stick (ejected)"))
-    wait_for(window.rescan_folders().done)
+    rescan = window.rescan_folders()
+    wait_for(rescan.done)
     dialog = window.show_folders()
     wait_for(window.bridge.foldersChanged)
     settle()
@@ -185,9 +186,37 @@ def take_screenshots(photos: Path, out: Path, per_class: int) -> int:
     grab(duplicates, out / "duplicates.png")
     duplicates.close()
 
+    shoot_model_flow(window, out, wait_for, settle, save)
     window.close()
     QApplication.processEvents()
     return 0
+
+
+def shoot_model_flow(window, out: Path, wait_for, settle, save) -> None:
+    """The first use of a model that is not on this computer, offline: the offer, the failed download,
+    and the window after "not now"."""
+    from app.library import photo_schema
+
+    # Port 9 on loopback refuses at once: a computer with no way out, as on a plane.
+    os.environ["PHOTOSEEK_MODEL_BASE_URL"] = "http://127.0.0.1:9"
+    created = window.bridge.call("create_collection", photo_schema("Trips", "ts/clip-vit-b-p32"))
+    wait_for(created.done)
+    rows = {window.collections_list.item(i).text(): i for i in range(window.collections_list.count())}
+    window.collections_list.setCurrentRow(rows["Trips"])
+    window.search_field.setText("the beach at sunset")
+    window.search.submit_text("the beach at sunset")
+    wait_for(window.search.searchFailed)
+    dialog = window.model.dialog
+    settle()
+    grab(dialog, out / "model-offer.png")
+    dialog.start_download()
+    while dialog.busy:  # the refused connection fails within a moment
+        settle(100)
+    settle()
+    grab(dialog, out / "model-offline.png")
+    dialog.reject()
+    settle()
+    save("model-declined.png")
 
 
 def plant_copies(photos: Path, phone: Path) -> None:

@@ -71,6 +71,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.model_status.setContentsMargins(6, 0, 6, 0)
         self.statusBar().insertPermanentWidget(0, self.model_status)
         self.imports.finished.connect(self.importFinished)
+        self.model.declined.connect(lambda _model: self._show_model_needed())
         self._connect_library()
         self._restore_geometry()
         self.restore_zoom()
@@ -192,17 +193,22 @@ class MainWindow(QMainWindow, WindowLayout):
 
     @Slot(object, object)
     def _on_search_failed(self, query: Query, problem: EngineProblem) -> None:
+        self.search_status.setText("")
         if problem.kind == MODEL_MISSING:
-            asked = self.model.offer(problem, self.search.refresh)
-            self.results_view.setEmptyText(
-                "Searching needs the model. See the dialog."
-                if asked
-                else "Searching needs the model, which is not on this computer yet.\n"
-                "Choose Library › Model… to download it or to use a file you already have."
-            )
+            if self.model.offer(problem, self.search.refresh):
+                self.results_view.setEmptyText("Searching needs the model. See the dialog.")
+            else:
+                self._show_model_needed()
             return
         self.results_view.setEmptyText(f"Could not search for {query.describe()}:\n{problem.message}")
         self.statusBar().showMessage(problem.message, 8000)
+
+    def _show_model_needed(self) -> None:
+        if self.results_model.rowCount() == 0 and not self.search.query.is_library:
+            self.results_view.setEmptyText(
+                "Searching needs the model, which is not on this computer yet.\n"
+                "Choose Library › Model… to download it or to use a file you already have."
+            )
 
     def show_error(self, title: str, text: str) -> None:
         """A non-blocking warning box (the event loop, and the library's answers, keep flowing)."""

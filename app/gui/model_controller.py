@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 class ModelController(QObject):
     ready = Signal(str)  # model name, once its weights were installed from the dialog
+    declined = Signal(str)  # model name, when its offer was closed without getting it
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -98,9 +99,10 @@ class ModelController(QObject):
         if self.state(model) != "ready":
             self._declined.add(model)
             self._window.statusBar().showMessage(
-                f"Searching needs the model {model_label(model)}: get it any time from Library › Model….",
+                f"Searching needs the model {model_label(model)}: get it any time from Library › Model…",
                 10000,
             )
+            self.declined.emit(model)
 
     @Slot(str)
     def _on_ready(self, model: str) -> None:

@@ -283,3 +283,22 @@ def test_a_rescan_that_finds_nothing_new_starts_no_import(make_window, qtbot, tm
     assert isinstance(result, FolderScanResult) and result.summary is None and result.checked == 5
     assert [type(r).__name__ for r in reports] == ["ScanFinished"]  # no ImportStarted
     assert not window.imports.busy and window.import_panel.title.text().startswith("Imported 5 of 5")
+
+
+@requires_tiny_model
+def test_f5_rescans_the_folders(make_window, qtbot, tmp_path: Path) -> None:
+    # Library › Rescan Folders used to hand QAction's ``checked`` (False) to the rescan as its folder list.
+    from PySide6.QtCore import Qt
+
+    window = make_window()
+    import_and_wait(qtbot, window, [photo_folder(tmp_path)])
+    answers: list[object] = []
+    window.bridge.requestSent.connect(
+        lambda request: request.done.connect(answers.append) if request.method == "rescan_folders" else None
+    )
+    window.results_view.setFocus()
+    qtbot.keyClick(window.results_view, Qt.Key.Key_F5)
+    # The file watcher may rescan too, but only a rescan asked for by hand says "up to date".
+    up_to_date = "Folders are up to date (5 photos checked)"
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == up_to_date, timeout=SEARCH_WAIT_MS)
+    assert isinstance(answers[0], FolderScanResult) and answers[0].checked == 5
