@@ -26,6 +26,7 @@ from app.gui.mime import QueryImageError, local_paths, read_query_image
 from app.gui.model_controller import ModelController
 from app.gui.search_controller import Query
 from app.gui.settings import Settings
+from app.gui.window_commands import WindowCommands
 from app.gui.window_layout import WindowLayout
 from app.library.problems import MODEL_MISSING, EngineProblem
 
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self._closed = False
         self._search_ms = 0.0
 
+        self.commands = WindowCommands(self)
         self.build_layout()
         self.imports = ImportsController(self)
         self.folders = FoldersController(self)
@@ -74,7 +76,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.model.declined.connect(lambda _model: self._show_model_needed())
         self._connect_library()
         self._restore_geometry()
-        self.restore_zoom()
+        self.commands.restore_zoom()
         self.results_view.setEmptyText("Opening your library…")
         self.bridge.start()
 

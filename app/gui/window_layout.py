@@ -8,17 +8,14 @@ signals to the window's methods.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QSpinBox,
     QSplitter,
     QToolButton,
@@ -30,23 +27,12 @@ from app.gui.duplicates_dialog import open_duplicates
 from app.gui.filter_bar import FilterBar
 from app.gui.icons import icon, set_themed_icon
 from app.gui.import_panel import ImportPanel
-from app.gui.mime import QueryImageError, read_query_image
 from app.gui.photo_actions import PhotoActions
 from app.gui.results_model import ResultsModel
 from app.gui.results_view import ResultsView
 from app.gui.search_controller import SearchController
 from app.gui.search_field import SearchField
 from app.gui.settings import MAX_MIN_SIMILARITY
-
-THUMBNAIL_SIZES = (96, 128, 160, 208, 256, 320)
-
-
-def image_file_filter() -> str:
-    """File dialog filter for the image types the engine reads (its module is loaded by then)."""
-    from app.engine.images import SUPPORTED_EXTENSIONS
-
-    patterns = " ".join(f"*{ext}" for ext in sorted(SUPPORTED_EXTENSIONS))
-    return f"Images ({patterns});;All files (*)"
 
 
 class WindowLayout:
@@ -99,7 +85,7 @@ class WindowLayout:
         self.import_button.setToolTip("Import photos (Ctrl+O), or drop them anywhere on the window")
         self.import_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.import_button.setMinimumHeight(32)
-        self.import_button.clicked.connect(self.choose_import_files)
+        self.import_button.clicked.connect(self.commands.choose_import_files)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.search_field, 1)
@@ -150,13 +136,9 @@ class WindowLayout:
         control.setMinimumHeight(32)
         control.setValue(round(self.settings.min_similarity * 100))
         self.search.set_min_similarity(control.value() / 100, rerun=False)
-        control.valueChanged.connect(self._on_threshold_changed)
+        control.valueChanged.connect(lambda percent: self.commands.set_min_similarity(percent))
         self.threshold_control = control
         return control
-
-    def _on_threshold_changed(self, percent: int) -> None:
-        self.settings.min_similarity = percent / 100
-        self.search.set_min_similarity(percent / 100)
 
     def _tool_button(self, icon_name: str, tip: str, slot: Callable[[], object]) -> QToolButton:
         button = QToolButton()
@@ -186,16 +168,16 @@ class WindowLayout:
         return action
 
     def _build_menus(self) -> None:
-        a = self._action
+        a, c = self._action, self.commands
         self.import_files_action = a(
             "importFilesAction",
             "Import Photos…",
-            self.choose_import_files,
+            c.choose_import_files,
             QKeySequence.StandardKey.Open,
             "import",
         )
         self.import_folder_action = a(
-            "importFolderAction", "Add Folder…", self.choose_import_folder, "Ctrl+Shift+O", "folder"
+            "importFolderAction", "Add Folder…", c.choose_import_folder, "Ctrl+Shift+O", "folder"
         )
         self.folders_action = a("foldersAction", "Folders…", self.show_folders)
         self.rescan_action = a(
@@ -204,13 +186,13 @@ class WindowLayout:
         self.duplicates_action = a("duplicatesAction", "Find Duplicates…", lambda: open_duplicates(self))
         self.model_action = a("modelAction", "Model…", self.show_model, None, "model")
         self.search_image_action = a(
-            "searchByImageAction", "Search by Image…", self.choose_query_image, "Ctrl+I", "image"
+            "searchByImageAction", "Search by Image…", c.choose_query_image, "Ctrl+I", "image"
         )
         self.paste_image_action = a(
-            "pasteImageAction", "Search by Pasted Image", self.paste_image, QKeySequence.StandardKey.Paste
+            "pasteImageAction", "Search by Pasted Image", c.paste_image, QKeySequence.StandardKey.Paste
         )
         self.focus_search_action = a(
-            "focusSearchAction", "Find", self.focus_search, QKeySequence.StandardKey.Find, "search"
+            "focusSearchAction", "Find", c.focus_search, QKeySequence.StandardKey.Find, "search"
         )
         self.clear_search_action = a("clearSearchAction", "Clear Search", self.clear_search, "Esc", "close")
         self.new_collection_action = a(
@@ -224,10 +206,10 @@ class WindowLayout:
             if action is not self.photo_actions.remove:  # Delete belongs to the grid alone (see PhotoActions)
                 self.addAction(action)
         self.zoom_in_action = a(
-            "zoomInAction", "Larger Thumbnails", lambda: self.zoom(+1), QKeySequence.StandardKey.ZoomIn
+            "zoomInAction", "Larger Thumbnails", lambda: c.zoom(+1), QKeySequence.StandardKey.ZoomIn
         )
         self.zoom_out_action = a(
-            "zoomOutAction", "Smaller Thumbnails", lambda: self.zoom(-1), QKeySequence.StandardKey.ZoomOut
+            "zoomOutAction", "Smaller Thumbnails", lambda: c.zoom(-1), QKeySequence.StandardKey.ZoomOut
         )
 
         menus = self.menuBar()
@@ -255,7 +237,7 @@ class WindowLayout:
         view_menu = menus.addMenu("&View")
         view_menu.addActions([self.zoom_in_action, self.zoom_out_action])
         help_menu = menus.addMenu("&Help")
-        help_menu.addAction(a("aboutAction", "About Photoseek", self.show_about))
+        help_menu.addAction(a("aboutAction", "About Photoseek", c.show_about))
 
     def _wire_widgets(self) -> None:
         field = self.search_field
@@ -267,10 +249,10 @@ class WindowLayout:
         field.imageCleared.connect(self.search.drop_image)
         field.imageRejected.connect(lambda why: self.statusBar().showMessage(why, 8000))
         field.escapePressed.connect(self.clear_search)
-        field.textChanged.connect(self._on_search_text_changed)
+        field.textChanged.connect(lambda text: self.commands.search_text_changed(text))
         self.collections_list.currentItemChanged.connect(lambda *_: self._on_collection_selected())
         self.filter_bar.filterChanged.connect(self.search.set_filter)
-        self.filter_bar.optionsWanted.connect(self._request_filter_options)
+        self.filter_bar.optionsWanted.connect(lambda params: self.commands.request_filter_options(params))
         self.search.collectionUpdated.connect(self.filter_bar.on_collection)
         self.photo_actions.findSimilarRequested.connect(self.find_similar)
         self.photo_actions.removeRequested.connect(self.remove_photos)
@@ -280,12 +262,6 @@ class WindowLayout:
         self.results_model.modelReset.connect(self.photo_actions.update_enabled)
 
     # -- small UI behaviours -------------------------------------------------------------------------
-
-    def _request_filter_options(self, params: dict) -> None:
-        if self.search.collection_name is not None:
-            # Never superseding, nor superseded by, the grid's search: both answers are wanted.
-            request = self.bridge.call("facets", self.search.collection_name, params)
-            request.done.connect(self.filter_bar.set_facets)
 
     def fill_collections_list(self, collections: list[dict], current: str | None) -> None:
         """Show ``collections`` (sorted by name) with ``current`` selected, without emitting selection
@@ -315,71 +291,3 @@ class WindowLayout:
         self.results_view.setProperty("dropTarget", on)
         self.results_view.style().unpolish(self.results_view)
         self.results_view.style().polish(self.results_view)
-
-    def _on_search_text_changed(self, text: str) -> None:
-        # The line edit's own clear button empties it before its textEdited: words that refined an
-        # image chip leave the image search; plain words leave the library.
-        if not text and self.search.query.text:
-            self.search.submit_text("", refine=self.search_field.image_label is not None)
-
-    def zoom(self, steps: int) -> None:
-        """Step the thumbnail size through THUMBNAIL_SIZES; the choice is remembered."""
-        current = self.results_view.thumbnailSize()
-        index = min(range(len(THUMBNAIL_SIZES)), key=lambda i: abs(THUMBNAIL_SIZES[i] - current))
-        size = THUMBNAIL_SIZES[max(0, min(len(THUMBNAIL_SIZES) - 1, index + steps))]
-        self.results_view.setThumbnailSize(size)
-        self.settings.set("thumbnail_size", size)
-        self.zoom_in_action.setEnabled(size < THUMBNAIL_SIZES[-1])
-        self.zoom_out_action.setEnabled(size > THUMBNAIL_SIZES[0])
-
-    def restore_zoom(self) -> None:
-        size = self.settings.get("thumbnail_size")
-        if isinstance(size, int) and size in THUMBNAIL_SIZES:
-            self.results_view.setThumbnailSize(size)
-
-    def focus_search(self) -> None:
-        self.search_field.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search_field.selectAll()
-
-    def paste_image(self) -> bool:
-        """Ctrl+V outside the search field: search by the clipboard's image, or paste its text there."""
-        if self.search_field.paste_image():
-            return True
-        self.search_field.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search_field.paste()
-        return False
-
-    def choose_import_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Import Photos", self.settings.last_import_dir, image_file_filter()
-        )
-        if files:
-            self.import_paths(files)
-
-    def choose_import_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Add a Folder of Photos (Photoseek keeps it in step)", self.settings.last_import_dir
-        )
-        if folder:
-            self.import_paths([folder])
-
-    def choose_query_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Search by Image", self.settings.last_import_dir, image_file_filter()
-        )
-        if not path:
-            return
-        try:
-            data = read_query_image(path)
-        except QueryImageError as exc:
-            self.statusBar().showMessage(str(exc), 8000)
-            return
-        self.search_by_image(data, Path(path).name)
-
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About Photoseek",
-            "<b>Photoseek</b><br>Private photo search on your own computer.<br><br>"
-            "Photos are understood by a CLIP model running locally; nothing is uploaded.",
-        )

@@ -10,10 +10,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QObject, Qt, Signal
 
 from app.engine import Engine
 from app.gui.bridge import LibraryBridge, Request, make_bridge
-from app.library import ImportProgress, ImportStarted, ImportSummary, photo_schema
+from app.library import ImportProgress, ImportStarted, photo_schema
 from app.library.jobs import FIRST_CHUNK
 from app.library.problems import MODEL_MISSING, NOT_FOUND, REQUEST
 from app.paths import repo_root
@@ -55,6 +56,13 @@ def failure(qtbot, request: Request):
     return payload
 
 
+class SignalPoster(QObject):
+    call = Signal(object)
+
+    def emit(self, call: object) -> None:
+        self.call.emit(call)
+
+
 def many_shapes(folder: Path, per_class: int) -> list[Path]:
     return write_shape_folder(folder, per_class=per_class, size=64, fmt="PNG")
 
@@ -82,27 +90,35 @@ def test_only_the_newest_of_rapid_searches_is_answered(bridge: LibraryBridge, qt
 
 
 @requires_tiny_model
-def test_a_search_asked_during_an_import_runs_between_its_chunks(
-    bridge: LibraryBridge, qtbot, tmp_path
-) -> None:
+def test_a_search_asked_during_an_import_runs_between_its_chunks(qtbot, tmp_path, photoseek_dirs) -> None:
+    # The runner on the test's own thread: what it posts itself and what is posted to it queue up in one
+    # event loop, so the order is the runner's, not the thread scheduler's.
+    from app.gui.bridge import _Call, _Gate, _Runner
+    from app.library import LibraryService
+
     files = many_shapes(tmp_path / "many", per_class=1)  # 48 files: several chunks
     assert len(files) > FIRST_CHUNK
+    runner = _Runner(LibraryService(photoseek_dirs), _Gate())
+    runner.run(_Call(0, "open", (), {}, None))
     events: list[str] = []
-    request = bridge.call("import_paths", "Photos", [str(tmp_path / "many")], photo_schema("Photos", TINY))
-    search: list[Request] = []
 
-    def on_progress(progress: object) -> None:
-        if isinstance(progress, ImportProgress) and progress.imported_ids:
-            events.append("batch")
-            if not search:  # asked while the import still has chunks to go
-                search.append(bridge.call("search", "Photos", LIBRARY, supersede="search"))
-                search[0].done.connect(lambda _page: events.append("search"))
+    def on_reply(request_id: int, kind: str, payload: object) -> None:
+        if request_id == 1 and kind == "progress" and isinstance(payload, ImportProgress):
+            if payload.imported_ids:
+                events.append("batch")
+                if events.count("batch") == 1:  # asked while the import still has chunks to go
+                    poster.emit(_Call(2, "search", ("Photos", LIBRARY), {}, "search"))
+        elif kind == "done":
+            events.append("search" if request_id == 2 else "finished")
 
-    request.progress.connect(on_progress)
-    summary = answer(qtbot, request, IMPORT_WAIT_MS)
-    events.append("finished")
+    runner.replied.connect(on_reply)
+    poster = SignalPoster()
+    poster.call.connect(runner.run, Qt.ConnectionType.QueuedConnection)
+    arguments = ("Photos", [str(tmp_path / "many")], photo_schema("Photos", TINY))
+    runner.run(_Call(1, "import_paths", arguments, {}, None))
+    qtbot.waitUntil(lambda: "finished" in events, timeout=IMPORT_WAIT_MS)
+    runner.service.close()
 
-    assert isinstance(summary, ImportSummary) and summary.imported == len(files)
     assert events.index("batch") < events.index("search") < events.index("finished")
     assert events.count("batch") >= 2
 

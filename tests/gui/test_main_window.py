@@ -325,7 +325,7 @@ def test_window_geometry_and_last_collection_persist(make_window, qtbot, photose
     window.collections_list.setCurrentRow(1)
     assert window.current_collection() == "Second"
     window.resize(700, 500)
-    window.zoom(+1)
+    window.commands.zoom(+1)
     zoomed = window.results_view.thumbnailSize()
     window.close()
     assert Settings().last_collection == "Second"
