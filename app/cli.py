@@ -305,8 +305,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         ensure_collection(engine, args)
         documents = engine.collections[args.collection].documents
         lines = [line for _, line in numbered]
+        # Not partial(): mypy types a partial of an overloaded method by its first overload (JSONL text).
         results, cancelled, _ = run_with_progress(
-            partial(documents.import_, lines, {"action": args.action}), "Importing", "documents"
+            lambda **kw: documents.import_(lines, {"action": args.action}, **kw), "Importing", "documents"
         )
     if args.json:
         print("\n".join(json.dumps(result) for result in results))

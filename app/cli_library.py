@@ -83,8 +83,8 @@ def cmd_folders(args: argparse.Namespace) -> int:
         if args.action == "list":
             if args.collection not in engine.collections:
                 raise CliError(f"there is no collection `{args.collection}`")
-            folders = engine.collections[args.collection].folders.retrieve()
-            print(json.dumps(folders, indent=2) if args.json else format_folders(folders))
+            followed = engine.collections[args.collection].folders.retrieve()
+            print(json.dumps(followed, indent=2) if args.json else format_folders(followed))
             return EXIT_OK
         if args.action == "remove":
             removed = [

@@ -18,6 +18,7 @@ import json
 import os
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from app import paths
 
@@ -106,7 +107,7 @@ def default_collection_schema(model_name: str, name: str = DEFAULT_COLLECTION_NA
     return _fill(template, {_MODEL_PLACEHOLDER: model_name, _NAME_PLACEHOLDER: name})
 
 
-def _fill(node: object, values: dict[str, str]) -> object:
+def _fill(node: Any, values: dict[str, str]) -> Any:  # JSON: whatever the template holds
     if isinstance(node, dict):
         return {key: _fill(value, values) for key, value in node.items()}
     if isinstance(node, list):

@@ -24,8 +24,12 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from app import __version__
+
+if TYPE_CHECKING:
+    from app.engine import Engine
 
 TINY_MODEL = "photoseek/tiny-shapes"
 COLLECTION = "selftest"
@@ -138,7 +142,8 @@ def _check_resources() -> str:
 
     schema = resources.default_collection_schema(TINY_MODEL)
     embed = next((f for f in schema["fields"] if "embed" in f), None)
-    _expect(embed is not None, "the default collection schema has no embedding field")
+    if embed is None:
+        raise SelfTestFailure("the default collection schema has no embedding field")
     model = embed["embed"]["model_config"]["model_name"]
     _expect(model == TINY_MODEL, f"the schema's model is {model!r}, expected {TINY_MODEL!r}")
     entry = resources.resource_text(resources.DESKTOP_ENTRY)
@@ -161,7 +166,9 @@ def _check_formats() -> str:
     pillow_heif.from_pillow(draw_shape("red", "circle", size=IMAGE_SIZE, seed=0)).save(buffer, quality=90)
     decoded = load_image(buffer.getvalue())
     _expect(isinstance(decoded, Image.Image) and decoded.width > 0, "a HEIC image did not decode")
-    red, green, _ = decoded.convert("RGB").getpixel((decoded.width // 2, decoded.height // 2))
+    # Pillow types a pixel for every mode; an RGB image's pixels are 3-tuples.
+    centre = (decoded.width // 2, decoded.height // 2)
+    red, green, _ = cast("tuple[int, int, int]", decoded.convert("RGB").getpixel(centre))
     _expect(red > 150 and green < 100, f"a red HEIC picture decoded as RGB {red}, {green}, ...")
     import send2trash  # noqa: F401  (moving duplicates to the trash needs it)
 
@@ -226,7 +233,7 @@ def _check_engine(data_dir: Path) -> str:
     return f"{len(documents)} pictures imported; {len(CLASSES)} text, 1 id and 1 image query ranked right"
 
 
-def _check_ranking(engine: object, label: str, wanted: tuple[str, str], params: dict) -> list[str]:
+def _check_ranking(engine: Engine, label: str, wanted: tuple[str, str], params: dict) -> list[str]:
     """Run one search; the pictures of class ``wanted`` must be the best hits. Returns the hit ids."""
     search = {"collection": COLLECTION, "query_by": "embedding", "per_page": 5,
               "exclude_fields": "embedding", **params}

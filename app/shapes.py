@@ -213,7 +213,8 @@ def _parse_background(background: str | tuple[int, int, int]) -> tuple[int, int,
         if background in COLOUR_RGB:
             return COLOUR_RGB[background]
         try:
-            return ImageColor.getrgb(background)[:3]
+            r, g, b = ImageColor.getrgb(background)[:3]
+            return r, g, b
         except ValueError as exc:
             raise ValueError(f"unknown background colour {background!r}") from exc
     if (
@@ -221,7 +222,8 @@ def _parse_background(background: str | tuple[int, int, int]) -> tuple[int, int,
         and len(background) == 3
         and all(isinstance(v, int) and 0 <= v <= 255 for v in background)
     ):
-        return tuple(background)
+        r, g, b = background
+        return r, g, b
     raise ValueError(
         f"background must be a colour name or an (r, g, b) tuple of 0-255 ints, got {background!r}"
     )
@@ -238,7 +240,8 @@ def _jitter_colour(rgb: tuple[int, int, int], rng: np.random.Generator) -> tuple
     # Small enough that orange never drifts into red or yellow.
     brightness = rng.uniform(0.9, 1.05)
     channels = np.asarray(rgb, dtype=float) * brightness + rng.uniform(-10, 10, size=3)
-    return tuple(int(v) for v in np.clip(np.round(channels), 0, 255))
+    r, g, b = (int(v) for v in np.clip(np.round(channels), 0, 255))
+    return r, g, b
 
 
 def _random_muted(rng: np.random.Generator) -> np.ndarray:

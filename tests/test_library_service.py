@@ -166,3 +166,55 @@ def test_one_default_collection_for_the_cli_and_the_app() -> None:
     assert default_collection(["Photos", "photos"]) == "Photos"
     # A library the CLI made before it shared the app's default keeps working.
     assert default_collection(["photos", "Trips"]) == "photos"
+
+
+@pytest.fixture
+def tiny_install_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where an installed tiny-model file goes. The tiny model has no download (it ships with the
+    tests), so it is given a cache place the way a downloadable model has one."""
+    from app.engine import models
+
+    target = tmp_path / "cache" / "tiny" / "open_clip_model.safetensors"
+    monkeypatch.setattr(
+        models, "weights_sources", lambda spec, base_url=None: [models.WeightsSource("", target, None)]
+    )
+    return target
+
+
+def test_a_fine_tuned_weights_file_is_kept_and_called_what_it_is(
+    service: LibraryService, tiny_install_target: Path, tmp_path: Path
+) -> None:
+    # Such a file used to be refused as "corrupt… delete it and download it again".
+    from safetensors.torch import load_file, save_file
+
+    from app.engine.models import tiny_model_dir
+
+    state = load_file(str(tiny_model_dir() / "open_clip_model.safetensors"))
+    state["text_projection"] = state["text_projection"] + 0.01  # a little training
+    fine_tuned = tmp_path / "my-tuned.safetensors"
+    save_file({k: v.contiguous() for k, v in state.items()}, str(fine_tuned))
+
+    installed = service.install_model_file(TINY, str(fine_tuned)).run()
+    assert installed is not None and not installed.official
+    assert "Not the official" in installed.description and "fine-tuned" in installed.description
+    assert tiny_install_target.read_bytes() == fine_tuned.read_bytes()
+
+    official = service.install_model_file(TINY, str(tiny_model_dir() / "open_clip_model.safetensors")).run()
+    assert official is not None and official.official
+
+
+def test_a_damaged_weights_file_is_refused_and_keeps_the_one_there(
+    service: LibraryService, tiny_install_target: Path, tmp_path: Path
+) -> None:
+    from app.engine.models import tiny_model_dir
+    from app.engine.weights_check import WeightsFileError
+
+    service.install_model_file(TINY, str(tiny_model_dir() / "open_clip_model.safetensors")).run()
+    before = tiny_install_target.read_bytes()
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(before[: len(before) // 2])
+    with pytest.raises(WeightsFileError) as refused:
+        service.install_model_file(TINY, str(damaged)).run()
+    assert refused.value.problem == "damaged"
+    assert tiny_install_target.read_bytes() == before
+    assert not list(tiny_install_target.parent.glob("*.copying"))

@@ -25,6 +25,7 @@ from app.engine.models import (
     weights_available,
     weights_path,
 )
+from app.engine.weights_check import official_sha256s
 
 HUB_DIR = "timm/vit_base_patch32_clip_224.openai/resolve/main"
 
@@ -197,27 +198,28 @@ def test_weights_are_cached_under_models_dir(tmp_path):
     assert weights_available(spec) and weights_path(spec) == fallback
 
 
-def test_cached_weights_are_checked_against_their_first_seen_hash(tmp_path):
+def test_a_cached_file_is_refused_only_if_it_cannot_be_read(tmp_path):
+    """Its hash alone never condemns a file (a fine-tuned one differs too): only unreadable bytes do.
+    tests/test_weights_check.py covers files that do load."""
     spec = resolve_model({"model_name": "openclip/ViT-B-32/laion2b_s34b_b79k"})
     path = weights_path(spec)
     path.parent.mkdir(parents=True)
-    path.write_bytes(b"original weights")
-    verify_cached_weights(spec, path)  # first use records the hash
-    assert path.with_name(path.name + ".sha256").read_text().split()[0] == hashlib.sha256(
-        b"original weights"
-    ).hexdigest()
-    verify_cached_weights(spec, path)
     path.write_bytes(b"flipped bits")
-    with pytest.raises(ModelUnavailable, match="is corrupt"):
+    with pytest.raises(ModelUnavailable, match="could not be read: it is damaged or not a weights file"):
         verify_cached_weights(spec, path)
+    # A check records nothing: only a download may say what the official file's hash is.
+    assert not path.with_name(path.name + ".sha256").exists()
 
 
-def test_openai_file_is_checked_against_the_hash_in_its_url():
+def test_openai_files_are_official_by_the_hash_in_their_url():
     spec = resolve_model({"model_name": "ts/clip-vit-b-p32"})
+    assert official_sha256s(spec) == {"40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"}
     path = weights_path(spec).with_name("ViT-B-32.pt")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not the real file")
-    with pytest.raises(ModelUnavailable, match="expected 40d365715913c9da98579312b702a82c18be219cc2a"):
+    with pytest.raises(
+        ModelUnavailable, match=r"ViT-B-32\.pt` for model `ts/clip-vit-b-p32` could not be read"
+    ):
         verify_cached_weights(spec, path)
 
 
@@ -281,11 +283,12 @@ def test_download_streams_verifies_and_reports_progress(weights_server):
     assert path == weights_path(spec) and path.read_bytes() == served.read_bytes()
     assert calls[0] == (0, size) and calls[-1] == (size, size) and len(calls) > 2
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
-    assert path.with_name(path.name + ".sha256").read_text().split()[0] == hashlib.sha256(
-        served.read_bytes()
-    ).hexdigest()
+    served_sha = hashlib.sha256(served.read_bytes()).hexdigest()
+    sidecar = path.with_name(path.name + ".sha256").read_text()
+    assert sidecar.split()[0] == served_sha and f"# downloaded from {base_url}/{HUB_DIR}/" in sidecar
     assert weights_available(spec)
-    verify_cached_weights(spec, path)
+    # The download's hash is the official one from now on, so the file is not even loaded to check it.
+    assert served_sha in official_sha256s(spec) and verify_cached_weights(spec, path).official
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".part")] == []
     # Already there: no second transfer.
     assert download_weights(spec, base_url=_closed_port_url()) == path

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from app import paths
 from app.engine.collection import Collection, EngineContext
@@ -210,9 +210,33 @@ class Documents:
     def update(self, document: dict, params: dict | None = None) -> dict:
         return self._coll().write_one(_require_dict(document), "update")
 
+    # Overloads so that each caller gets the result type its input gives. Lines of JSON text in a list
+    # import like dicts (the CLI sends them that way so that line numbers survive); a bare str is JSONL.
+    @overload
     def import_(
         self,
-        documents: str | bytes | Iterable[dict],
+        documents: str | bytes,
+        params: dict | None = None,
+        batch_size: int | None = None,
+        *,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> str: ...
+
+    @overload
+    def import_(
+        self,
+        documents: Iterable[dict] | list[str],
+        params: dict | None = None,
+        batch_size: int | None = None,
+        *,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[dict]: ...
+
+    def import_(
+        self,
+        documents: str | bytes | Iterable[dict] | list[str],
         params: dict | None = None,
         batch_size: int | None = None,
         *,

@@ -148,7 +148,7 @@ def find_duplicate_groups(
     clusters = [sorted(group) for group in members.values() if len(group) >= 2]
     bodies = coll.db.bodies([label for group in clusters for label in group])
 
-    result = []
+    result: list[dict] = []
     for group in clusters:
         present = [label for label in group if label in bodies]
         if len(present) < 2:

@@ -9,19 +9,18 @@ import collections
 import logging
 import os
 import threading
-import warnings
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, overload
 
 import numpy as np
 from PIL import Image
 
 from app.engine.errors import ModelUnavailable
 from app.engine.images import ImageError, decode_base64, load_image, preprocess_for_clip
-from app.engine.models import ModelSpec, download_weights, verify_cached_weights, weights_path
+from app.engine.models import ModelSpec, download_weights, weights_path
+from app.engine.weights_check import load_model
 
 if TYPE_CHECKING:
     import torch
@@ -32,7 +31,14 @@ K = TypeVar("K")
 # str is base64 text: decoding it here moves that work onto the decode threads, off the importing thread.
 ImageInput = bytes | str | Image.Image
 TEXT_BATCH = 64
-RANDOM_WEIGHTS_SEED = 0
+
+
+class _ClipEncoders(Protocol):
+    """The two calls the embedder makes on an open_clip model (CLIP and CustomTextCLIP alike)."""
+
+    def encode_text(self, text: torch.Tensor) -> torch.Tensor: ...
+
+    def encode_image(self, image: torch.Tensor) -> torch.Tensor: ...
 
 
 class Embedder:
@@ -46,6 +52,8 @@ class Embedder:
         self.spec = spec
         self.random_weights = random_weights
         self._model = model
+        # torch types a module's attributes as Tensor | Module: name the methods open_clip's models have.
+        self._encoders = cast(_ClipEncoders, model)
         self._tokenizer = tokenizer
         self._forward_lock = threading.Lock()
         # Set while no forward pass runs. Decode workers wait for it before starting an image: see
@@ -78,7 +86,7 @@ class Embedder:
         out = np.empty((len(texts), self.dims), dtype=np.float32)
         for start in range(0, len(texts), TEXT_BATCH):
             tokens = self._tokenizer(texts[start : start + TEXT_BATCH])
-            out[start : start + len(tokens)] = self._forward(self._model.encode_text, tokens)
+            out[start : start + len(tokens)] = self._forward(self._encoders.encode_text, tokens)
         return out
 
     def embed_images(self, images: Sequence[ImageInput]) -> list[np.ndarray | ImageError]:
@@ -97,6 +105,12 @@ class Embedder:
         img = image if isinstance(image, Image.Image) else load_image(image, min_side=self.spec.image_size)
         return preprocess_for_clip(img, self.spec.image_size, self.spec.mean, self.spec.std)
 
+    @overload
+    def _prepare(self, image: ImageInput) -> np.ndarray | ImageError: ...
+
+    @overload
+    def _prepare(self, image: None) -> None: ...
+
     def _prepare(self, image: ImageInput | None) -> np.ndarray | ImageError | None:
         self._model_idle.wait()
         if image is None:
@@ -107,8 +121,18 @@ class Embedder:
         except ImageError as exc:
             return exc
 
+    @overload
     def embed_image_stream(
         self, items: Iterable[tuple[K, ImageInput]], *, batch_size: int = 16
+    ) -> Iterator[tuple[K, np.ndarray | ImageError]]: ...
+
+    @overload
+    def embed_image_stream(
+        self, items: Iterable[tuple[K, ImageInput | None]], *, batch_size: int = 16
+    ) -> Iterator[tuple[K, np.ndarray | ImageError | None]]: ...
+
+    def embed_image_stream(
+        self, items: Iterable[tuple[K, ImageInput | None]], *, batch_size: int = 16
     ) -> Iterator[tuple[K, np.ndarray | ImageError | None]]:
         """Embed ``(key, image)`` pairs lazily, yielding ``(key, vector or ImageError)`` in input order.
 
@@ -161,7 +185,7 @@ class Embedder:
     def _embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
         import torch
 
-        return self._forward(self._model.encode_image, torch.from_numpy(pixels))
+        return self._forward(self._encoders.encode_image, torch.from_numpy(pixels))
 
     def _forward(self, encode: Callable, batch: Any) -> np.ndarray:
         import torch
@@ -227,23 +251,13 @@ def clear_embedder_cache() -> None:
 
 def _build(spec: ModelSpec, path: Path | None) -> Embedder:
     import open_clip
-    import torch
 
     _configure_threads()
-    is_cached_download = path is not None and spec.model_path is None and spec.local_dir is None
-    if is_cached_download:
-        verify_cached_weights(spec, path)
-    # Seeded so that a random model embeds the same way in every process: vectors stored by one run stay
-    # comparable with queries made by the next.
-    with _QuietRandomInit(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_WEIGHTS_SEED)
-        model = open_clip.create_model(
-            spec.arch, pretrained=None, load_weights=False, force_quick_gelu=spec.quick_gelu
-        )
+    # Whether the file is the official one does not matter here: a file that loads strictly into the
+    # architecture (fine-tuned, say) is as good as the official one, and one that does not is refused.
+    model = load_model(spec, path)
     if path is None:
         log.warning("Model `%s` has no weights here: using RANDOM weights (tests/benchmarks only)", spec.name)
-    else:
-        _load_weights(model, path, spec)
     model = model.float().eval().requires_grad_(False)
     tokenizer = open_clip.get_tokenizer(spec.arch, context_length=model.context_length)
     return Embedder(spec, model, tokenizer, random_weights=path is None)
@@ -259,57 +273,3 @@ def _configure_threads() -> None:
 
         torch.set_num_threads(os.cpu_count() or 1)
         _threads_configured = True
-
-
-class _QuietRandomInit(logging.Filter):
-    """Drop open_clip's "no weights" warnings while we build a model we are about to fill ourselves."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return "initialized randomly" not in message and "no CLIP weights found" not in message
-
-    def __enter__(self) -> None:
-        logging.getLogger().addFilter(self)
-
-    def __exit__(self, *exc: object) -> None:
-        logging.getLogger().removeFilter(self)
-
-
-_TORCHSCRIPT_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
-
-
-def _is_torchscript(path: Path) -> bool:
-    # OpenAI's original .pt files are TorchScript archives, which torch.load refuses with weights_only.
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return any(name.endswith("/constants.pkl") for name in archive.namelist())
-
-
-def _load_weights(model: torch.nn.Module, path: Path, spec: ModelSpec) -> None:
-    import torch
-    from open_clip.factory import load_checkpoint
-
-    try:
-        if _is_torchscript(path):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # "torch.jit.load is deprecated"
-                state = torch.jit.load(str(path), map_location="cpu").state_dict()
-            # Scripting also saves non-persistent buffers (attention masks) the eager model rebuilds itself.
-            persistent = model.state_dict().keys()
-            transient = {name for name, _ in model.named_buffers()} - persistent
-            for extra in (*_TORCHSCRIPT_EXTRA_KEYS, *transient):
-                state.pop(extra, None)
-            model.load_state_dict(state, strict=True)
-        else:
-            load_checkpoint(model, str(path), strict=True, weights_only=True)
-    except RuntimeError as exc:
-        detail = " ".join(str(exc).split())
-        raise ModelUnavailable(
-            f"The weights file `{path}` does not fit model `{spec.name}`: {detail[:300]}"
-        ) from exc
-    except Exception as exc:
-        raise ModelUnavailable(
-            f"The weights file `{path}` for model `{spec.name}` could not be read "
-            f"({type(exc).__name__}: {exc}). Use a .safetensors, .bin or .pt state dict."
-        ) from exc

@@ -294,10 +294,10 @@ class Rescan:
             online = entry.status == "online"
             device = _device(entry.folder) if online else None
             # Drives mounted inside are remembered while connected, and while not (until unfollowed).
-            walk = walked.get(entry.folder)
+            folder_walk = walked.get(entry.folder)
             mounts = None
-            if online and walk is not None:
-                mounts = sorted(set(walk.mounts) | set(entry.unplugged))
+            if online and folder_walk is not None:
+                mounts = sorted(set(folder_walk.mounts) | set(entry.unplugged))
             coll.db.mark_source(coll.id, entry.folder, now, entry.status, entry.reason, device, mounts)
         return scans
 

@@ -111,7 +111,7 @@ _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b
 _BMP_HEADER_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
 
 
-def image_format(data: bytes) -> str | None:
+def image_format(data: raw.Buffer) -> str | None:
     """Name the image format from its magic bytes (Pillow's names: "JPEG", "PNG", "WEBP", "HEIF", ...)."""
     head = bytes(data[:32])
     if head.startswith(b"\xff\xd8\xff"):

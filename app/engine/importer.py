@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from app.engine.documents import (
     prepare,
     public_view,
 )
+from app.engine.embedder import ImageInput
 from app.engine.errors import RequestMalformed, TypesenseError
 from app.engine.images import ImageError
 
@@ -63,7 +64,7 @@ def import_documents(
     batch_size = params.get("batch_size", DEFAULT_BATCH)
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise RequestMalformed("Parameter `batch_size` must be a positive integer.")
-    total = len(docs) if hasattr(docs, "__len__") else None
+    total = len(docs) if isinstance(docs, Sized) else None
     run = _ImportRun(coll, action, batch_size, _flag(params, "return_id"), _flag(params, "return_doc"))
     for entry in run.entries(docs):
         run.batch.append(entry)
@@ -93,7 +94,7 @@ class _ImportRun:
         # One model for every embedding field (the usual case) lets images stream through it in order.
         self.stream_field = coll.schema.embeds[0].field if len(models) == 1 else None
 
-    def _produce(self, docs: Iterable[Any]) -> Iterator[tuple[tuple[_Entry, str | None], bytes | None]]:
+    def _produce(self, docs: Iterable[Any]) -> Iterator[tuple[tuple[_Entry, str | None], ImageInput | None]]:
         """Validate and base64-decode each line; yields image items, or a passthrough for imageless lines."""
         for raw in docs:
             entry = _Entry(raw)

@@ -85,7 +85,7 @@ class VectorIndex:
         return np.ascontiguousarray(arr)
 
     @staticmethod
-    def _check_labels(labels: Sequence[int] | np.ndarray) -> np.ndarray:
+    def _check_labels(labels: Sequence[int] | np.ndarray | int) -> np.ndarray:
         arr = np.asarray(labels)
         if arr.ndim == 0:
             arr = arr.reshape(1)
@@ -195,6 +195,7 @@ class VectorIndex:
         if k == 0 or len(self._live) == len(excluded):
             return _empty()
 
+        is_allowed: Callable[[int], bool] | None
         if allowed is None:
             is_allowed = None
         elif isinstance(allowed, AbstractSet):
@@ -232,7 +233,8 @@ class VectorIndex:
                 return found
         # hnswlib could not reach k candidates (selective filter, or a graph thinned by deletions):
         # brute force over everything eligible is exact and always complete.
-        return self._exact(query[0], self._candidates_up_to(None, allowed, is_allowed, excluded), k)
+        # Without a limit the candidates are never None: `or []` only tells the type checker so.
+        return self._exact(query[0], self._candidates_up_to(None, allowed, is_allowed, excluded) or [], k)
 
     def neighbours_of_all(
         self, labels: np.ndarray, vectors: np.ndarray, k: int, *, ef: int, num_threads: int = -1

@@ -19,9 +19,13 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from app import paths
 from app.engine.errors import ModelUnavailable
+
+if TYPE_CHECKING:
+    from app.engine.weights_check import WeightsCheck
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ _BUILTIN_PRETRAINED = {
     }
 }
 _CHUNK = 1 << 20
+_DOWNLOADED_FROM = "# downloaded from"
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class ModelSpec:
 class WeightsSource:
     url: str
     path: Path  # where the download lands in the cache
-    sha256: str | None  # known in advance (OpenAI URLs); otherwise recorded on first download
+    sha256: str | None  # known in advance (OpenAI URLs); otherwise recorded when downloaded
 
 
 def resolve_model(model_config: dict) -> ModelSpec:
@@ -180,7 +185,7 @@ def _openclip_spec(name: str, model_path: Path | None) -> ModelSpec:
     )
 
 
-def _square_size(size: object, name: str) -> int:
+def _square_size(size: Any, name: str) -> int:  # a JSON config value
     if isinstance(size, (list, tuple)):
         if len(size) != 2 or size[0] != size[1]:
             raise ValueError(f"Model `{name}` takes non-square {size} images; only square ones are handled.")
@@ -258,32 +263,37 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_cached_weights(spec: ModelSpec, path: Path) -> None:
-    """Check a cached download against its known or first-seen sha256; ModelUnavailable if it changed.
+def verify_cached_weights(spec: ModelSpec, path: Path) -> WeightsCheck:
+    """Same as ``weights_check.check_weights_file``, kept for callers written before it existed.
 
-    A file copied into the cache by hand has no record yet: its hash is recorded now (trust on first use).
+    A file with another hash than the official one is no longer refused: it is refused only if it does
+    not load into the model's architecture.
     """
-    known = next((s.sha256 for s in weights_sources(spec) if s.path == path and s.sha256), None)
-    sidecar = _sidecar(path)
-    recorded_words = sidecar.read_text().split() if sidecar.is_file() else []
-    recorded = recorded_words[0] if recorded_words else None
-    expected = known or recorded
-    actual = file_sha256(path)
-    if expected and actual != expected:
-        raise ModelUnavailable(
-            f"The weights file `{path}` for `{spec.name}` is corrupt (sha256 {actual}, expected {expected}). "
-            "Delete it and download it again."
-        )
-    if recorded is None:
-        try:
-            _write_sidecar(path, actual)
-        except OSError as exc:  # a read-only cache still loads; it just cannot remember the hash
-            log.warning("could not record the sha256 of %s: %s", path, exc)
+    from app.engine.weights_check import check_weights_file
+
+    return check_weights_file(spec, path)
 
 
-def _write_sidecar(path: Path, sha256: str) -> None:
-    # sha256sum's format, so `sha256sum -c` can check the file by hand too.
-    _sidecar(path).write_text(f"{sha256}  {path.name}\n")
+def recorded_download_sha256(path: Path) -> str | None:
+    """The sha256 a download into ``path`` recorded: the official file's, whatever is at ``path`` now.
+
+    Sidecars without the "downloaded from" line were written by older versions, which also recorded the
+    hash of whatever file they first found, fine-tuned or not: they prove nothing about the official file.
+    """
+    try:
+        lines = _sidecar(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not any(line.startswith(_DOWNLOADED_FROM) for line in lines):
+        return None
+    words = next((line.split() for line in lines if line and not line.startswith("#")), [])
+    sha256 = words[0].lower() if words else ""
+    return sha256 if len(sha256) == 64 and all(c in "0123456789abcdef" for c in sha256) else None
+
+
+def _write_sidecar(path: Path, sha256: str, url: str) -> None:
+    # sha256sum's format, so `sha256sum -c` can check the file by hand too (it skips "#" lines).
+    _sidecar(path).write_text(f"{sha256}  {path.name}\n{_DOWNLOADED_FROM} {url}\n", encoding="utf-8")
 
 
 def download_weights(
@@ -372,7 +382,7 @@ def _fetch(
         if source.sha256 and actual != source.sha256:
             raise _FetchFailed(f"{source.url}: sha256 mismatch (got {actual}, expected {source.sha256})")
         os.replace(tmp, source.path)
-        _write_sidecar(source.path, actual)
+        _write_sidecar(source.path, actual, source.url)
         return source.path
     except urllib.error.HTTPError as exc:
         raise _FetchFailed(f"{source.url}: HTTP {exc.code} {exc.reason}") from exc

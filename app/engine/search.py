@@ -117,8 +117,8 @@ def search(coll: Collection, params: dict) -> dict:
     facet_counts: list[dict] = []
     if facets is not None:
         if ranked is None:
-            matched = (b for _, b in coll.db.all_bodies(coll.id) if matches is None or matches(b))
-            facet_counts = facets.count(matched)
+            matching = (b for _, b in coll.db.all_bodies(coll.id) if matches is None or matches(b))
+            facet_counts = facets.count(matching)
         else:
             facet_counts = facets.count(coll.db.bodies([h["label"] for h in ranked]).values())
     return {
@@ -175,7 +175,7 @@ def query_vector(coll: Collection, vq: VectorQuery, q: str) -> tuple[np.ndarray,
     if vq.id is not None:
         label = coll.db.label_of(coll.id, vq.id)
         vec = coll.db.vector(label, vq.field) if label is not None else None
-        if vec is None:
+        if label is None or vec is None:
             raise RequestMalformed("Document id referenced in vector query is not found.")
         exclude.add(label)
         anchor = vec

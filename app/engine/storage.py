@@ -169,7 +169,7 @@ class Database:
                 "INSERT INTO collections (name, schema, created_at) VALUES (?, ?, ?)",
                 (name, json.dumps(schema), created_at),
             )
-            return int(cur.lastrowid)
+            return _new_rowid(cur)
 
     def delete_collection(self, collection_id: int) -> None:
         with self.transaction():
@@ -250,7 +250,7 @@ class Database:
                 "INSERT INTO documents (collection_id, doc_id, body, seq) VALUES (?, ?, ?, ?)",
                 (collection_id, doc_id, text, seq),
             )
-            label = int(cur.lastrowid)
+            label = _new_rowid(cur)
         else:
             self._conn.execute("UPDATE documents SET body = ?, seq = ? WHERE label = ?", (text, seq, label))
         removed = False
@@ -436,6 +436,13 @@ class Database:
             "SELECT label FROM tombstones WHERE collection_id = ? AND seq > ?", (collection_id, seq)
         )
         return [r[0] for r in rows]
+
+
+def _new_rowid(cur: sqlite3.Cursor) -> int:
+    # Typed optional because a cursor that inserted nothing has none; after our INSERTs it is always set.
+    if cur.lastrowid is None:
+        raise StorageError("the database gave no id for a new row")
+    return cur.lastrowid
 
 
 def _under(folder: str) -> tuple[str, str]:

@@ -7,7 +7,8 @@ Grammar: ``FIELD:([f1, f2, ...], key:value, key:value)``; keys are ``id``, ``ima
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field  # VectorQuery has a field named `field`
 
 from app.engine.errors import RequestMalformed
 
@@ -15,7 +16,7 @@ from app.engine.errors import RequestMalformed
 @dataclass
 class VectorQuery:
     field: str
-    values: list[float] = field(default_factory=list)
+    values: list[float] = dataclass_field(default_factory=list)
     id: str | None = None
     image: str | None = None
     k: int | None = None
@@ -144,13 +145,13 @@ def _assign(query: VectorQuery, key: str, value: str) -> None:
         query.image = value
     elif key in _INT_KEYS:
         try:
-            number = int(value)
+            integer = int(value)
         except ValueError:
             raise _bad(f"`{key}` must be an integer, got `{value}`.") from None
         # flat_search_cutoff 0 means "never brute force"; k and ef of 0 would ask for nothing.
-        if number < 0 or (key != "flat_search_cutoff" and number == 0):
+        if integer < 0 or (key != "flat_search_cutoff" and integer == 0):
             raise _bad(f"`{key}` must be a positive integer, got `{value}`.")
-        setattr(query, key, number)
+        setattr(query, key, integer)
     elif key in _FLOAT_KEYS:
         try:
             number = float(value)

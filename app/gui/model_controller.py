@@ -109,8 +109,8 @@ class ModelController(QObject):
         retries, self._retries = self._retries, []
         self._declined.discard(model)
         installed = self.dialog.installed if self.dialog is not None else None
-        note = "" if installed is None or installed.official else f" ({installed.description})"
-        self._window.statusBar().showMessage(f"The model {model_label(model)} is ready{note}.", 8000)
+        note = "" if installed is None or installed.official else f" {installed.description}"
+        self._window.statusBar().showMessage(f"The model {model_label(model)} is ready.{note}", 15000)
         self.warm_up(self._window.collection(self._window.search.collection_name))
         for retry in retries:
             retry()

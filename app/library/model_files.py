@@ -39,12 +39,15 @@ def install_weights_file(
 ) -> WeightsInstalled:
     """Copy a weights file the user already has to where the engine looks for ``model_name``'s weights.
 
-    The copy is checked by loading the model from it, so a wrong or damaged file is refused at once (and
-    removed) instead of failing at the next search.
+    The copy is checked by loading it strictly into the model's architecture, so a wrong or damaged file
+    is refused at once (and removed, with the file it would have replaced kept) instead of failing at the
+    next search. A file that loads is kept whether or not it is the official one (a fine-tuned model is
+    the user's choice); the result says which it is.
     """
     from app.engine import models
-    from app.engine.embedder import load_embedder
+    from app.engine.embedder import clear_embedder_cache
     from app.engine.errors import ModelUnavailable
+    from app.engine.weights_check import check_weights_file
 
     spec = models.resolve_model({"model_name": model_name})
     suffix = source.suffix.lower()
@@ -64,11 +67,10 @@ def install_weights_file(
                 if cancel is not None and cancel.is_set():
                     raise ModelUnavailable("Copying the weights file was cancelled.")
                 dst.write(chunk)
+        # Checked before it replaces anything: a refused file never costs the user a working one.
+        check = check_weights_file(spec, partial)
         os.replace(partial, target)
-        models.verify_cached_weights(spec, target)
-        load_embedder(spec)
-    except BaseException:
-        for leftover in (partial, target, target.with_name(target.name + ".sha256")):
-            leftover.unlink(missing_ok=True)
-        raise
-    return WeightsInstalled(target, official=True, description="the official file")
+    finally:
+        partial.unlink(missing_ok=True)
+    clear_embedder_cache()  # a model loaded from the file this one replaced must not stay in use
+    return WeightsInstalled(target, official=check.official, description=check.description)
