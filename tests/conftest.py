@@ -15,8 +15,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-# Before anything can import Qt: tests never need (or may have) a display.
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+# Before anything can import Qt: tests never need (or may have) a display. The GUI tests' second pass in
+# tools/run-tests.sh asks for a virtual X server's display instead (PHOTOSEEK_TEST_QT_PLATFORM=xcb), so that
+# window sizes meet a real screen; nothing else chooses the platform (a developer's own QT_QPA_PLATFORM
+# would put windows on their desktop).
+os.environ["QT_QPA_PLATFORM"] = os.environ.get("PHOTOSEEK_TEST_QT_PLATFORM") or "offscreen"
 os.environ["PHOTOSEEK_DEFAULT_MODEL"] = "photoseek/tiny-shapes"
 # send2trash reads XDG_DATA_HOME once, when first imported: a private one set before any test runs keeps
 # "move to trash" tests out of the real user's trash (platformdirs follows it too).

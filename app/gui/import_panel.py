@@ -206,6 +206,8 @@ class ImportSummaryDialog(QDialog):
         self.tree.setHeaderLabels(["File", "Reason"])
         self.tree.setRootIsDecorated(False)
         self.tree.setAlternatingRowColors(True)
+        # A long path keeps its start and its file name (the part people look for); all of it is the tooltip.
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         for problem in summary.problems:
             item = QTreeWidgetItem([problem.path, problem.reason])
             item.setToolTip(0, problem.path)

@@ -342,6 +342,16 @@ class DownloadJob(Job[WeightsInstalled]):
         self._local_file = local_file
 
     def _step(self) -> bool:
+        from app.engine.errors import ModelUnavailable
+
+        try:
+            self._fetch()
+        except ModelUnavailable as exc:
+            exc.model_name = self.model_name  # type: ignore[attr-defined]  # read by problem_from_exception
+            raise
+        return True
+
+    def _fetch(self) -> None:
         from app.engine import models
         from app.engine.errors import ModelUnavailable
 
@@ -358,4 +368,3 @@ class DownloadJob(Job[WeightsInstalled]):
         if self.cancelled:
             raise ModelUnavailable("The download was cancelled.")
         self._service.model_installed(self.model_name)
-        return True

@@ -54,6 +54,12 @@ def make_window(qtbot, photoseek_dirs: Path) -> Iterator[Callable[..., MainWindo
         qtbot.addWidget(window)
         with qtbot.waitSignal(window.engineOpened, timeout=ENGINE_WAIT_MS):
             window.show()
+        # The window a person works in is the active one, and shortcuts (F5, Ctrl+V...) reach only that.
+        # Offscreen a shown window is active at once; on X (tools/run-tests.sh's second pass, no window
+        # manager) it can take focus once mapped, and is active when the server says it has it.
+        qtbot.waitUntil(lambda: window.windowHandle() is not None and window.windowHandle().isExposed())
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow, timeout=ENGINE_WAIT_MS)
         return window
 
     yield make

@@ -48,3 +48,21 @@ def test_a_search_needing_a_missing_model_offers_it_and_cancel_is_no_dead_end(ma
     window.model_status.linkActivated.emit("model")
     assert open_dialog(qtbot, window).model_name == CLIP
     window.model.dialog.reject()
+
+
+def test_the_dialog_grows_with_the_advice_after_a_failed_download(make_window, qtbot, monkeypatch) -> None:
+    # The dialog used to keep the offer's size, so the longer advice after a failed download overlapped
+    # itself and its end was hidden.
+    from .screen_fit import assert_dialog_text_fits
+
+    monkeypatch.setenv("PHOTOSEEK_MODEL_BASE_URL", "http://127.0.0.1:9")  # refused at once: offline
+    window = make_window()
+    dialog = window.model.show_dialog(CLIP)
+    qtbot.waitExposed(dialog)
+    assert_dialog_text_fits(dialog)
+    dialog.start_download()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=SEARCH_WAIT_MS)
+    assert "could not download" in dialog.message.text()
+    assert dialog.status.isVisible() and "127.0.0.1:9" in dialog.status.text()
+    assert_dialog_text_fits(dialog)
+    dialog.reject()
