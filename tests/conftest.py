@@ -155,3 +155,22 @@ def _process_qt_events() -> None:
     if qtcore is not None and qtcore.QCoreApplication.instance() is not None:
         qtcore.QCoreApplication.processEvents()
         qtcore.QCoreApplication.sendPostedEvents(None, qtcore.QEvent.Type.DeferredDelete)
+
+
+@pytest.fixture
+def fresh_embedders() -> Iterator[None]:
+    """No loaded model carried between tests: specs dressed up by weights tests share names."""
+    from app.engine.embedder import clear_embedder_cache
+
+    clear_embedder_cache()
+    yield
+    clear_embedder_cache()
+
+
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch):
+    """The tiny model's spec, from the repository's copy."""
+    from app.engine import models
+
+    monkeypatch.delenv(models.TINY_DIR_ENV, raising=False)
+    return models.resolve_model({"model_name": models.TINY_NAME})

@@ -115,6 +115,22 @@ def test_deleted_documents_do_not_appear(tmp_path: Path) -> None:
         assert documents.find_duplicates() == []
 
 
+@pytest.mark.parametrize("damage", [b"\x00\x01\x02", np.full(DIMS, np.nan, dtype=np.float32).tobytes()])
+def test_a_damaged_vector_row_is_left_out_not_fatal(tmp_path: Path, damage: bytes) -> None:
+    # A row of another length (a damaged disk) or of NaNs (written by an older version) used to make the
+    # whole search fail; the index leaves such rows out, and so does the duplicate finder.
+    base = random_unit_vectors(1, DIMS, seed=21)[0]
+    vectors = {f"copy{i}": _at_distance(base, 0.001 * (i + 1), seed=22 + i) for i in range(2)}
+    vectors.update({f"r{i}": v for i, v in enumerate(random_unit_vectors(10, DIMS, seed=30))})
+    with _vector_engine(tmp_path, vectors) as engine:
+        db = engine.db
+        label = db._conn.execute("SELECT label FROM documents WHERE doc_id = 'r0'").fetchone()[0]
+        with db._conn:
+            db._conn.execute("UPDATE vectors SET vector = ? WHERE label = ?", (damage, label))
+        groups = engine.collections["vectors"].documents.find_duplicates()
+        assert _id_groups(groups) == [{"copy0", "copy1"}]
+
+
 def test_best_copy_comes_first(tmp_path: Path) -> None:
     base = random_unit_vectors(1, DIMS, seed=41)[0]
     vectors = {name: _at_distance(base, 0.001 * (i + 1), seed=42 + i) for i, name in enumerate("abcd")}

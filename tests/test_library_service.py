@@ -84,8 +84,7 @@ def test_an_import_is_a_job_stepped_a_chunk_at_a_time(service: LibraryService, t
 def test_a_cancelled_import_stops_after_the_current_step(service: LibraryService, tmp_path: Path) -> None:
     files = write_shape_folder(tmp_path / "many", per_class=2, size=64, fmt="PNG")
     job = service.import_paths("Photos", [str(tmp_path / "many")], photo_schema("Photos", TINY))
-    job.step()  # announces the total
-    job.step()  # the first chunk
+    job.step()  # announces the total and imports the first chunk (the first chunk is always one batch)
     job.cancel()
     summary = job.run()
     assert summary.cancelled and 0 < summary.imported < len(files)

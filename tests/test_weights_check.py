@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.engine import models
-from app.engine.embedder import clear_embedder_cache, load_embedder
+from app.engine.embedder import load_embedder
 from app.engine.models import ModelSpec, resolve_model, verify_cached_weights, weights_path
 from app.engine.weights_check import WeightsFileError, check_weights_file, official_sha256s
 
@@ -22,18 +21,7 @@ NUDGED = "text_projection"
 DROPPED = "visual.attnpool.c_proj.bias"
 
 
-@pytest.fixture(autouse=True)
-def fresh_embedders() -> Iterator[None]:
-    # Specs dressed up below share names across tests: no test may get another's loaded model.
-    clear_embedder_cache()
-    yield
-    clear_embedder_cache()
-
-
-@pytest.fixture
-def tiny(monkeypatch) -> ModelSpec:
-    monkeypatch.delenv(models.TINY_DIR_ENV, raising=False)
-    return resolve_model({"model_name": models.TINY_NAME})
+pytestmark = pytest.mark.usefixtures("fresh_embedders")  # in conftest.py, with ``tiny``
 
 
 @pytest.fixture

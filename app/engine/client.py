@@ -12,9 +12,12 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, cast, overload
 
 from app import paths
+from app.engine import client_checks as checks
+from app.engine.client_checks import owned
+from app.engine.client_folders import Folders
 from app.engine.collection import Collection, EngineContext
 from app.engine.duplicates import DEFAULT_THRESHOLD, find_duplicate_groups
 from app.engine.errors import ObjectAlreadyExists, ObjectNotFound, RequestMalformed, TypesenseError
@@ -31,16 +34,25 @@ DB_NAME = "photoseek.db"
 class Engine:
     """A Photoseek library in ``data_dir``: one SQLite file plus index files.
 
-    Not thread-safe: one thread owns an Engine (the GUI runs it on its worker thread).
+    Not thread-safe: the thread that opens an Engine owns it (the GUI opens it on its worker thread), and
+    a call from any other thread raises WrongThread.
     """
 
     def __init__(self, data_dir: str | Path | None = None, *, allow_random_weights: bool = False) -> None:
-        self.data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if data_dir is None:
+            self.data_dir = paths.data_dir()
+        else:
+            self.data_dir = Path(checks.path_arg(data_dir, "data_dir", "folder"))
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise RequestMalformed(f"Parameter `data_dir` is a file (`{self.data_dir}`): a folder is needed.")
+        # Raises here, naming the folder, where it cannot be created (paths.data_dir() leaves that to us).
+        paths.make_private_dirs(self.data_dir)
+        self._owner = threading.current_thread()
         self.allow_random_weights = allow_random_weights
         self.db = Database(self.data_dir / DB_NAME)
         self._ctx = EngineContext(self.db, self.data_dir / "indexes", self._embedder_for)
         self._open: dict[str, Collection] = {}
+        self._seen_version = self.db.data_version()  # SQLite says when another process wrote
         # Embedders are shared process-wide; the engine only remembers which ones it started threads in.
         self._embedders: dict[int, Any] = {}
         self.collections = Collections(self)
@@ -65,7 +77,15 @@ class Engine:
     def _collection(self, name: str) -> Collection:
         coll = self._open.get(name)
         if coll is not None:
-            return coll
+            version = self.db.data_version()
+            if version == self._seen_version:
+                return coll
+            # Another process wrote: it may have deleted this collection, or made a new one of that name.
+            self._seen_version = version
+            current = self.db.collection(name)
+            if current is not None and current[0] == coll.id:
+                return coll
+            self._open.pop(name, None)
         found = self.db.collection(name)
         if found is None:
             raise ObjectNotFound(f"Collection `{name}` not found.")
@@ -78,6 +98,7 @@ class Engine:
 
     def close(self) -> None:
         """Save index files and close the database. Safe to call twice."""
+        checks.check_thread(self._owner)
         for coll in self._open.values():
             try:
                 coll.close()
@@ -103,6 +124,7 @@ class Collections:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @owned
     def create(self, schema: dict) -> dict:
         engine = self._engine
         parsed = parse_schema(schema, engine._model_dims)
@@ -113,14 +135,18 @@ class Collections:
         engine.db.add_collection(parsed.name, stored, parsed.created_at)
         return engine._collection(parsed.name).to_dict()
 
+    @owned
     def retrieve(self) -> list[dict]:
         return [self._engine._collection(name).to_dict() for _, name, _, _ in self._engine.db.collections()]
 
     def __getitem__(self, name: str) -> CollectionClient:
-        return CollectionClient(self._engine, name)
+        return CollectionClient(self._engine, checks.name_arg(name, "collection name"))
 
-    def __contains__(self, name: str) -> bool:
-        return self._engine.db.collection(name) is not None
+    @owned
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, (str, int)) or isinstance(name, bool):
+            return False
+        return self._engine.db.collection(str(name)) is not None
 
 
 class CollectionClient:
@@ -130,9 +156,11 @@ class CollectionClient:
         self.documents = Documents(engine, name)
         self.folders = Folders(engine, name)
 
+    @owned
     def retrieve(self) -> dict:
         return self._engine._collection(self.name).to_dict()
 
+    @owned
     def delete(self) -> dict:
         engine = self._engine
         coll = engine._collection(self.name)
@@ -143,56 +171,6 @@ class CollectionClient:
         return summary
 
 
-class Folders:
-    """Folders the collection follows (a Photoseek extension; see app.engine.folders)."""
-
-    def __init__(self, engine: Engine, collection: str) -> None:
-        self._engine = engine
-        self._name = collection
-
-    def retrieve(self) -> list[dict]:
-        from app.engine import folders
-
-        return folders.list_folders(self._engine._collection(self._name))
-
-    def add(self, path: str | Path) -> dict:
-        from app.engine import folders
-
-        return folders.follow(self._engine._collection(self._name), path)
-
-    def delete(self, path: str | Path, *, remove_photos: bool = True) -> dict:
-        from app.engine import folders
-
-        removed = folders.unfollow(self._engine._collection(self._name), path, remove_photos=remove_photos)
-        return {"folder": folders.normalize_folder(path), "removed": removed}
-
-    def scan(self, paths: list[str] | None = None, *, cancel: threading.Event | None = None) -> list[dict]:
-        """Apply removals, moves and metadata changes; list the files still to embed (``to_import``)."""
-        from app.engine import folders
-
-        return [s.to_dict() for s in folders.scan(self._engine._collection(self._name), paths, cancel)]
-
-    def begin_scan(self, paths: list[str] | None = None):
-        """A scan to run a step at a time: ``step(seconds)`` until it returns True, then ``finish()``
-        (see folders.Rescan). For callers that must stay responsive while a slow drive is walked."""
-        from app.engine import folders
-
-        return folders.Rescan(self._engine._collection(self._name), paths)
-
-    def sync(
-        self,
-        paths: list[str] | None = None,
-        *,
-        progress: Progress | None = None,
-        cancel: threading.Event | None = None,
-    ) -> list[dict]:
-        """Rescan followed folders (all, or ``paths``) and embed what is new or changed."""
-        from app.engine import folders
-
-        coll = self._engine._collection(self._name)
-        return [s.to_dict() for s in folders.sync(coll, paths, progress=progress, cancel=cancel)]
-
-
 class Documents:
     def __init__(self, engine: Engine, collection: str) -> None:
         self._engine = engine
@@ -201,13 +179,19 @@ class Documents:
     def _coll(self) -> Collection:
         return self._engine._collection(self._name)
 
+    @owned
     def create(self, document: dict, params: dict | None = None) -> dict:
+        checks.params_arg(params, "The parameters")
         return self._coll().write_one(_require_dict(document), "create")
 
+    @owned
     def upsert(self, document: dict, params: dict | None = None) -> dict:
+        checks.params_arg(params, "The parameters")
         return self._coll().write_one(_require_dict(document), "upsert")
 
+    @owned
     def update(self, document: dict, params: dict | None = None) -> dict:
+        checks.params_arg(params, "The parameters")
         return self._coll().write_one(_require_dict(document), "update")
 
     # Overloads so that each caller gets the result type its input gives. Lines of JSON text in a list
@@ -234,6 +218,7 @@ class Documents:
         cancel: threading.Event | None = None,
     ) -> list[dict]: ...
 
+    @owned
     def import_(
         self,
         documents: str | bytes | Iterable[dict] | list[str],
@@ -244,13 +229,18 @@ class Documents:
         cancel: threading.Event | None = None,
     ) -> list[dict] | str:
         """Typesense's import: a list of dicts gives a list of result dicts; JSONL text gives JSONL text."""
-        params = dict(params or {})
+        checks.callbacks_arg(progress, cancel)
+        params = dict(checks.params_arg(params, "The import parameters"))
         if batch_size is not None:
             params["batch_size"] = batch_size
+        if "batch_size" in params:
+            params["batch_size"] = checks.batch_size_arg(params["batch_size"])
+        kind = checks.import_body_kind(documents)
         coll = self._coll()
-        if isinstance(documents, (str, bytes)):
+        if kind == "text":
+            body = cast("str | bytes | bytearray | memoryview", documents)
             try:
-                text = documents.decode("utf-8") if isinstance(documents, bytes) else documents
+                text = body if isinstance(body, str) else bytes(body).decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise RequestMalformed(f"The import body is not UTF-8 text (byte {exc.start}).") from None
             # Only "\n" ends a JSONL line: str.splitlines() would also cut at U+2028 inside JSON strings.
@@ -259,6 +249,7 @@ class Documents:
             return "\n".join(json.dumps(r) for r in results)
         return import_documents(coll, documents, params, progress=progress, cancel=cancel)
 
+    @owned
     def import_files(
         self,
         files: Iterable[str | Path],
@@ -268,17 +259,22 @@ class Documents:
     ) -> list[dict]:
         from app.engine.files import import_files
 
-        return import_files(self._coll(), files, progress=progress, cancel=cancel)
+        checks.callbacks_arg(progress, cancel)
+        checked = checks.paths_arg(files, "files", "file")
+        return import_files(self._coll(), checked, progress=progress, cancel=cancel)
 
+    @owned
     def trash_files(self, ids: Iterable[str]) -> list[dict]:
         """Move the documents' files to the system trash and remove the documents (see files.trash_files)."""
         from app.engine.files import trash_files
 
-        return trash_files(self._coll(), ids)
+        return trash_files(self._coll(), checks.ids_arg(ids))
 
+    @owned
     def search(self, search_parameters: dict) -> dict:
         return search(self._coll(), search_parameters)
 
+    @owned
     def export(self) -> str:
         """Every stored document as JSONL, newest first (store:false fields were never stored)."""
         coll = self._coll()
@@ -286,6 +282,7 @@ class Documents:
             json.dumps(coll.with_vectors(label, body)) for label, body in coll.db.all_bodies(coll.id)
         )
 
+    @owned
     def find_duplicates(
         self,
         *,
@@ -302,7 +299,7 @@ class Documents:
         return groups if limit_groups is None else groups[:limit_groups]
 
     def __getitem__(self, doc_id: str) -> DocumentClient:
-        return DocumentClient(self._engine, self._name, doc_id)
+        return DocumentClient(self._engine, self._name, checks.name_arg(doc_id, "document id"))
 
 
 class DocumentClient:
@@ -311,13 +308,17 @@ class DocumentClient:
         self._collection = collection
         self.id = doc_id
 
+    @owned
     def retrieve(self) -> dict:
         return self._engine._collection(self._collection).retrieve(self.id)
 
+    @owned
     def update(self, document: dict, params: dict | None = None) -> dict:
+        checks.params_arg(params, "The parameters")
         doc = {**_require_dict(document), "id": self.id}
         return self._engine._collection(self._collection).write_one(doc, "update")
 
+    @owned
     def delete(self) -> dict:
         return self._engine._collection(self._collection).delete_document(self.id)
 
@@ -326,12 +327,14 @@ class MultiSearch:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @owned
     def perform(self, search_queries: dict, common_params: dict | None = None) -> dict:
         if not isinstance(search_queries, dict) or not isinstance(search_queries.get("searches"), list):
             raise RequestMalformed("Missing or malformed `searches` array in the request body.")
+        common = checks.params_arg(common_params, "The common search parameters")
         results = []
         for one in search_queries["searches"]:
-            params = {**(common_params or {}), **(one if isinstance(one, dict) else {})}
+            params = {**common, **(one if isinstance(one, dict) else {})}
             try:
                 if not isinstance(one, dict):
                     raise RequestMalformed("Each search must be a JSON object.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,17 +12,16 @@ import numpy as np
 
 from app.engine.documents import EmbeddingError, Prepared, combine, prepare, public_view
 from app.engine.errors import ObjectAlreadyExists, ObjectNotFound, RequestMalformed
+from app.engine.field_indexes import SAVE_AFTER_CHANGES, SAVE_AFTER_SECONDS, FieldIndexes
 from app.engine.images import ImageError
 from app.engine.index import VectorIndex
 from app.engine.schema import Schema
-from app.engine.storage import Database
+from app.engine.storage import DAMAGED, Database
+from app.engine.vector_check import vector_problem
+
+__all__ = ["SAVE_AFTER_CHANGES", "SAVE_AFTER_SECONDS", "Collection", "EngineContext"]
 
 log = logging.getLogger(__name__)
-
-# Saving a big index costs a second or so; do it when enough changed, or on close. A crash in between
-# costs only a catch-up replay from SQLite on the next open.
-SAVE_AFTER_CHANGES = 5000
-SAVE_AFTER_SECONDS = 60.0
 
 
 @dataclass
@@ -39,11 +38,15 @@ class Collection:
         self.ctx = ctx
         self.id = collection_id
         self.schema = schema
-        self._indexes: dict[str, VectorIndex] = {}
-        self._unsaved: dict[str, int] = {}
-        self._last_save = time.monotonic()
+        self.indexes = FieldIndexes(
+            ctx.db, ctx.index_dir, collection_id, schema.name, schema.vector_fields, self.count
+        )
         self._pending_index: list[tuple[int, dict[str, np.ndarray | None]]] = []
         self._count: int | None = None
+        self._damaged_scanned = False
+        # Another process (the CLI beside the app) or another Engine may write to the same library: this
+        # changes when one did, and then caches and indexes catch up before they answer.
+        self._seen_version = ctx.db.data_version()
         # (filter_by text, change seq) -> matching labels newest first; see search._matching_labels.
         self.filter_cache: dict[tuple[str, int], list[int]] = {}
 
@@ -57,100 +60,56 @@ class Collection:
 
     def count(self) -> int:
         """Number of documents. Cached: COUNT(*) over 100k rows costs milliseconds on every search."""
+        self.catch_up_foreign()
         if self._count is None:
             self._count = self.db.count(self.id)
         return self._count
 
     def to_dict(self) -> dict:
-        return self.schema.to_dict(self.count())
+        out = self.schema.to_dict(self.count())
+        damaged = self.damaged_documents()
+        if damaged:
+            # A Photoseek extension, there only when something needs the user: documents that cannot be
+            # read or searched by vector, which they can delete (or replace) by id.
+            out["damaged_documents"] = damaged
+        return out
+
+    def damaged_documents(self) -> list[dict]:
+        """[{"id", "reason"}] of documents whose stored JSON or vector is damaged."""
+        if not self._damaged_scanned:
+            self.db.find_damaged(self.id)
+            self._damaged_scanned = True
+        found = {doc_id: why for cid, doc_id, why in self.db.damaged.values() if cid == self.id}
+        for fname in self.schema.vector_fields:
+            skipped = self.indexes.known_skipped(fname)
+            if skipped:
+                for label, doc_id in self.db.doc_ids(list(skipped)).items():
+                    found.setdefault(doc_id, skipped[label])
+        return [{"id": doc_id, "reason": why} for doc_id, why in sorted(found.items())]
+
+    def catch_up_foreign(self) -> None:
+        """If another connection wrote since we last looked, drop the count and catch the indexes up."""
+        version = self.db.data_version()
+        if version != self._seen_version:
+            self._seen_version = version
+            self._count = None
+            self.indexes.replay_foreign()
 
     # -- indexes -------------------------------------------------------------------------------------
 
     def index_path(self, fname: str) -> Path:
-        return self.ctx.index_dir / f"c{self.id}.{fname}.hnsw"
+        return self.indexes.path(fname)
 
     def index(self, fname: str) -> VectorIndex:
         """The field's index, loaded from disk and caught up, or rebuilt from SQLite."""
-        idx = self._indexes.get(fname)
-        if idx is not None:
-            return idx
-        dims = self.schema.vector_fields[fname]
-        loaded = VectorIndex.load(self.index_path(fname), dims)
-        idx, changes = None, 0
-        if loaded is not None:
-            idx, changes = self._catch_up(fname, *loaded)
-        if idx is None:
-            if loaded is not None or self.index_path(fname).exists():
-                log.info("Index for %s.%s is unusable; rebuilding from the database", self.name, fname)
-            idx = VectorIndex(dims, capacity=max(1024, self.count()))
-            changes = 0
-            for labels, vectors in self.db.vectors_since(self.id, fname, 0):
-                idx.add(labels, vectors, num_threads=-1)
-                changes += len(labels)
-        self._indexes[fname] = idx
-        self._unsaved[fname] = changes
-        if changes:
-            self.save_indexes(force=True)
-        return idx
-
-    def _catch_up(self, fname: str, idx: VectorIndex, meta: dict) -> tuple[VectorIndex | None, int]:
-        """Replay what the database changed since ``idx`` was saved; None if it belongs to another state."""
-        since = meta.get("seq")
-        if meta.get("collection_id") != self.id or not isinstance(since, int):
-            return None, 0
-        # An index ahead of the database (a database restored from a backup) holds labels the database
-        # may hand out again for other documents: only a rebuild is safe.
-        if since > self.db.current_seq():
-            return None, 0
-        dead = self.db.tombstones_since(self.id, since)
-        if dead:
-            idx.delete(dead)
-        changes = len(dead)
-        for labels, vectors in self.db.vectors_since(self.id, fname, since):
-            idx.add(labels, vectors, num_threads=-1)
-            changes += len(labels)
-        if not np.array_equal(idx.labels(), self.db.vector_labels(self.id, fname)):
-            return None, 0
-        return idx, changes
+        self.catch_up_foreign()
+        return self.indexes.get(fname)
 
     def save_indexes(self, *, force: bool = False) -> None:
-        due = force or time.monotonic() - self._last_save > SAVE_AFTER_SECONDS
-        seq = self.db.current_seq()
-        for fname, idx in self._indexes.items():
-            unsaved = self._unsaved.get(fname, 0)
-            if unsaved and (due or unsaved >= SAVE_AFTER_CHANGES):
-                self.index_path(fname).parent.mkdir(parents=True, exist_ok=True)
-                idx.save(self.index_path(fname), meta={"collection_id": self.id, "seq": seq})
-                self._unsaved[fname] = 0
-        if due:
-            self._last_save = time.monotonic()
+        self.indexes.save(force=force)
 
     def drop_index_files(self) -> None:
-        for fname in self.schema.vector_fields:
-            for path in (self.index_path(fname), self.index_path(fname).with_suffix(".hnsw.json")):
-                path.unlink(missing_ok=True)
-        self._indexes.clear()
-
-    def _index_put_many(self, written: list[tuple[int, dict[str, np.ndarray | None]]]) -> None:
-        """Apply a committed batch to the indexes: one bulk add per field (hnswlib adds in parallel)."""
-        for fname in self.schema.vector_fields:
-            # A batch may write one document twice: only its last state counts.
-            final = {label: vecs[fname] for label, vecs in written if fname in vecs}
-            added = [(label, vec) for label, vec in final.items() if vec is not None]
-            removed = [label for label, vec in final.items() if vec is None]
-            if not added and not removed:
-                continue
-            idx = self.index(fname)
-            if removed:
-                idx.delete(removed)
-            if added:
-                idx.add([label for label, _ in added], np.stack([vec for _, vec in added]), num_threads=-1)
-            self._unsaved[fname] = self._unsaved.get(fname, 0) + len(added) + len(removed)
-
-    def _index_delete(self, label: int) -> None:
-        for fname in self.schema.vector_fields:
-            self.index(fname).delete([label])
-            self._unsaved[fname] = self._unsaved.get(fname, 0) + 1
+        self.indexes.drop_files()
 
     # -- embedding -----------------------------------------------------------------------------------
 
@@ -197,11 +156,21 @@ class Collection:
             if action == "update":
                 raise ObjectNotFound(f"Could not find a document with id: {doc_id}")
             return prepare(self.schema, doc), True
+        if DAMAGED in found[1]:
+            raise RequestMalformed(
+                f"The stored document `{doc_id}` is damaged ({found[1][DAMAGED]}), so there is nothing to "
+                "update: replace it with an upsert, or delete it."
+            )
         merged = {**found[1], **doc}
         return prepare(self.schema, merged, partial=True, touched=frozenset(doc)), False
 
     def store(self, p: Prepared, action: str) -> str:
         """Write one prepared, embedded document (inside the caller's transaction). Returns its id."""
+        for fname, vec in p.vectors.items():
+            # Computed embeddings too: a model can give NaN, and the index would refuse it after the commit.
+            problem = vector_problem(vec)
+            if problem is not None:
+                raise RequestMalformed(f"Field `{fname}` {problem}.")
         if p.doc_id is None:
             p.doc_id = self._fresh_id()
             p.body = {"id": p.doc_id, **p.body}
@@ -223,20 +192,38 @@ class Collection:
                 return candidate
 
     def write(self, prepared: list[tuple[Prepared, str]]) -> list[str | Exception]:
-        """Store a batch in one transaction, then update the indexes. Per-document errors are returned."""
+        """Store a batch in one transaction, then update the indexes. Per-document errors are returned.
+
+        A document the database refuses fails alone (its part of the transaction is undone); a library
+        that cannot be written raises (DiskFull, LibraryBusy) with nothing of the batch stored.
+        """
+        self.catch_up_foreign()
         results: list[str | Exception] = []
         self._pending_index = []
         self._count = None
-        with self.db.transaction():
-            for p, action in prepared:
-                try:
-                    results.append(self.store(p, action))
-                except (ObjectAlreadyExists, RequestMalformed) as exc:
-                    results.append(exc)
-        self._index_put_many(self._pending_index)
-        self._pending_index = []
+        try:
+            with self.db.transaction():
+                for p, action in prepared:
+                    try:
+                        with self.db.savepoint():
+                            results.append(self.store(p, action))
+                    except (ObjectAlreadyExists, RequestMalformed) as exc:
+                        results.append(exc)
+                    except (ValueError, sqlite3.IntegrityError, sqlite3.InterfaceError) as exc:
+                        results.append(RequestMalformed(f"The document cannot be stored: {exc}."))
+            self._indexes_follow(self._pending_index)
+        finally:
+            self._pending_index = []
         self.save_indexes()
         return results
+
+    def _indexes_follow(self, written: list[tuple[int, dict[str, np.ndarray | None]]]) -> None:
+        """Apply our own committed changes; when no other connection wrote meanwhile, the indexes now hold
+        everything up to the current change sequence."""
+        seen = self._seen_version
+        self.indexes.apply(written)
+        if self.db.data_version() == seen:
+            self.indexes.mark_synced()
 
     def write_one(self, doc: dict, action: str) -> dict:
         """create/upsert/update/emplace of a single document; returns the stored document."""
@@ -274,9 +261,10 @@ class Collection:
         doc = self.retrieve(doc_id)
         label = self.db.label_of(self.id, doc_id)
         assert label is not None
+        self.catch_up_foreign()
         self.db.delete(self.id, label)
         self._count = None
-        self._index_delete(label)
+        self.indexes.delete([label])
         self.save_indexes()
         return doc
 
@@ -284,13 +272,12 @@ class Collection:
         """Remove many documents in one transaction (a folder rescan's deleted files)."""
         if not labels:
             return
+        self.catch_up_foreign()
         self._count = None
         with self.db.transaction():
             for label in labels:
                 self.db.delete(self.id, label)
-        for fname in self.schema.vector_fields:
-            self.index(fname).delete(labels)
-            self._unsaved[fname] = self._unsaved.get(fname, 0) + len(labels)
+        self.indexes.delete(labels)
         self.save_indexes()
 
     def rewrite_bodies(self, changes: list[tuple[int, str, dict]]) -> None:
@@ -305,4 +292,4 @@ class Collection:
                 self.db.rekey(label, doc_id, body)
 
     def close(self) -> None:
-        self.save_indexes(force=True)
+        self.indexes.save(force=True, final=True)

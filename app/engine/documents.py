@@ -15,6 +15,7 @@ import numpy as np
 
 from app.engine.errors import RequestMalformed, TypesenseError
 from app.engine.schema import Schema, check_value
+from app.engine.vector_check import vector_problem
 
 ACTIONS = ("create", "upsert", "update", "emplace")
 
@@ -97,10 +98,7 @@ def prepare(
         if isinstance(value, bytes) and fields.get(fname, {}).get("type") == "image":
             # Python callers may pass raw bytes; a stored image is kept as base64, as Typesense keeps it.
             body[fname] = base64.b64encode(value).decode("ascii")
-    try:
-        json.dumps(body)
-    except (TypeError, ValueError) as exc:
-        raise RequestMalformed(f"The document holds a value that cannot be stored as JSON: {exc}.") from None
+    check_storable(body)
     prepared = Prepared(doc_id=doc_id, body=body, given=frozenset(k for k, v in doc.items() if v is not None))
     for fname, vector_dims in schema.vector_fields.items():
         value = doc.get(fname)
@@ -115,16 +113,44 @@ def prepare(
     return prepared
 
 
+def check_storable(body: dict) -> None:
+    """Raise a 400 naming the field unless SQLite can store ``body`` as JSON text and read it back.
+
+    Python's json writes NaN and Infinity, which are not JSON: SQLite's json functions then fail on the
+    row, and with it every rescan and listing that reads it. Lone surrogates are valid in Python strings
+    but not in UTF-8, which SQLite stores.
+    """
+    for key, value in body.items():
+        try:
+            json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise RequestMalformed(f"Field `{key}` holds text that is not valid Unicode.") from None
+        except ValueError:
+            raise RequestMalformed(
+                f"Field `{key}` holds NaN or an infinite number, which JSON cannot store."
+            ) from None
+        except RecursionError:
+            raise RequestMalformed(f"Field `{key}` is nested too deeply to store.") from None
+        except TypeError as exc:
+            raise RequestMalformed(
+                f"Field `{key}` holds a value that cannot be stored as JSON: {exc}."
+            ) from None
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RequestMalformed("A field name is not valid Unicode.") from None
+
+
 def _as_vector(fname: str, value: list, dims: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         vec = np.asarray(value, dtype=np.float32)
     if vec.shape != (dims,):
         raise RequestMalformed(f"Field `{fname}` must have {dims} dimensions.")
-    # Caught here, before the write: a stored vector the index refuses would break every rebuild.
-    if not np.all(np.isfinite(vec)):
-        raise RequestMalformed(f"Field `{fname}` has values that do not fit a 32-bit float.")
-    if not np.any(vec):
-        raise RequestMalformed(f"Field `{fname}` is an all-zero vector, which has no direction to compare.")
+    # Caught here, before the write, in the index's own terms: a stored vector the index refused would
+    # break every rebuild of it.
+    problem = vector_problem(vec)
+    if problem is not None:
+        raise RequestMalformed(f"Field `{fname}` {problem}.")
     return vec
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from app.engine.collection import Collection
 from app.engine.errors import RequestMalformed
 from app.engine.storage import Database
+from app.engine.vector_check import vector_problems
 
 DEFAULT_THRESHOLD = 0.05
 DEFAULT_NEIGHBOURS = 10
@@ -34,22 +35,32 @@ DEFAULT_NEIGHBOURS = 10
 DUPLICATE_EF = 32
 
 
-def field_vectors(db: Database, collection_id: int, fname: str) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, vectors) of every document holding a ``fname`` vector, read in one SQLite pass.
+def field_vectors(db: Database, collection_id: int, fname: str, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, vectors) of every document holding a usable ``fname`` vector, read in one SQLite pass.
 
     Database has no bulk reader for current vectors (vectors_since streams in batches keyed on seq, and
     vector() costs one query per label), so this reads db._conn directly: one query for 20k vectors
-    instead of 20k round trips through hnswlib's get_items.
+    instead of 20k round trips through hnswlib's get_items. Damaged rows (another length, NaN, no
+    direction) are left out, as the index leaves them out: one of them must not break the whole search.
     """
-    rows = db._conn.execute(
-        "SELECT d.label, v.vector FROM documents d JOIN vectors v ON v.label = d.label "
-        "WHERE d.collection_id = ? AND v.field = ? ORDER BY d.label",
-        (collection_id, fname),
-    ).fetchall()
+    rows = [
+        row
+        for row in db._conn.execute(
+            "SELECT d.label, v.vector FROM documents d JOIN vectors v ON v.label = d.label "
+            "WHERE d.collection_id = ? AND v.field = ? ORDER BY d.label",
+            (collection_id, fname),
+        ).fetchall()
+        if isinstance(row[1], bytes) and len(row[1]) == 4 * dims
+    ]
     if not rows:
-        return np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
+        return np.empty(0, dtype=np.int64), np.empty((0, dims), dtype=np.float32)
     labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+    vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dims)
+    bad = vector_problems(vectors)
+    if bad:
+        keep = np.ones(len(rows), dtype=bool)
+        keep[list(bad)] = False
+        labels, vectors = labels[keep], vectors[keep]
     return labels, vectors
 
 
@@ -128,7 +139,7 @@ def find_duplicate_groups(
     """
     fname = _check_args(coll, field, threshold, k)
     index = coll.index(fname)
-    labels, vectors = field_vectors(coll.db, coll.id, fname)
+    labels, vectors = field_vectors(coll.db, coll.id, fname, index.dim)
     groups = _UnionFind()
     worst_pair: dict[int, float] = {}  # label -> largest joining distance seen at that label
     live = np.fromiter((label in index for label in labels.tolist()), dtype=bool, count=len(labels))

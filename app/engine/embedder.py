@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from app.engine.errors import ModelUnavailable
+from app.engine.image_input import as_image_error
 from app.engine.images import ImageError, decode_base64, load_image, preprocess_for_clip
 from app.engine.models import ModelSpec, download_weights, weights_path
 from app.engine.weights_check import load_model
@@ -118,8 +119,10 @@ class Embedder:
             return None
         try:
             return self.preprocess(image)
-        except ImageError as exc:
-            return exc
+        except Exception as exc:
+            # On a decode thread an escaping exception would end the whole stream, and with it every
+            # other image of the import: whatever one image raises is that image's error.
+            return as_image_error(exc)
 
     @overload
     def embed_image_stream(

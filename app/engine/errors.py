@@ -44,6 +44,13 @@ class ModelUnavailable(TypesenseError):
     code = 400
 
 
+class WrongThread(TypesenseError):
+    """An Engine called from a thread other than the one that opened it (its SQLite connection, indexes
+    and model belong to that thread). A mistake in the calling program, not in the request."""
+
+    code = 500
+
+
 _BY_CODE = {400: RequestMalformed, 404: ObjectNotFound, 409: ObjectAlreadyExists, 422: ObjectUnprocessable}
 
 

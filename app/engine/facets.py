@@ -127,7 +127,8 @@ def parse_facet_request(params: dict, schema_fields: dict[str, dict]) -> FacetRe
         raise RequestMalformed("Parameter `facet_by` must be a comma-separated string.")
     names = list(dict.fromkeys(n for n in names if n))
     max_values = params.get("max_facet_values", DEFAULT_MAX_FACET_VALUES)
-    if isinstance(max_values, str) and max_values.strip().isdigit():
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if isinstance(max_values, str) and max_values.strip().isascii() and max_values.strip().isdigit():
         max_values = int(max_values)
     if not isinstance(max_values, int) or isinstance(max_values, bool) or max_values < 0:
         raise RequestMalformed("Parameter `max_facet_values` must be an integer of at least 0.")

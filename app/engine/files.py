@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import logging
 import os
 import threading
 import warnings
@@ -18,8 +19,18 @@ from pathlib import Path
 
 from app.engine.collection import Collection
 from app.engine.errors import RequestMalformed
+from app.engine.file_access import (
+    MAX_FILE_BYTES,
+    hash_regular,
+    not_regular_reason,
+    read_regular,
+    too_large_reason,
+)
 from app.engine.images import SUPPORTED_EXTENSIONS, image_info
-from app.engine.importer import Progress, import_documents
+from app.engine.importer import Progress, run_import
+from app.engine.line_errors import is_store_failure
+
+log = logging.getLogger(__name__)
 
 
 def file_doc_id(path: Path) -> str:
@@ -50,11 +61,9 @@ def content_hash(data: bytes) -> str:
 
 
 def file_content_hash(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Raises OSError for anything but a regular file: a pipe or a device named like a photo must never
+    be waited on or read without end."""
+    return hash_regular(path)
 
 
 def stored_form(data: bytes) -> bytes:
@@ -123,7 +132,11 @@ def walk(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Every file under ``paths`` (files as given, folders recursively, hidden entries left out), sorted."""
     for raw in paths:
         path = Path(raw).expanduser().absolute()
-        if path.is_dir():
+        try:
+            is_dir = path.is_dir()
+        except OSError:  # a name too long for the file system: it becomes that file's own error
+            is_dir = False
+        if is_dir:
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
@@ -148,6 +161,9 @@ def import_files(
     stored_image = image_field not in coll.schema.unstored
     results: list[dict] = []
     todo: list[tuple[Path, str, os.stat_result]] = []
+    # (path, size, mtime, error): remembered so that a folder rescan does not try a broken file again
+    # until it changes.
+    failures: list[tuple[str, int, float, str]] = []
     for path in walk(files):
         try:
             st = path.stat()
@@ -168,6 +184,11 @@ def import_files(
                 }
             )
             continue
+        refused = not_regular_reason(st) or too_large_reason(st.st_size, MAX_FILE_BYTES)
+        if refused is not None:
+            results.append({"success": False, "path": str(path), "error": refused})
+            failures.append((str(path), st.st_size, st.st_mtime, refused))
+            continue
         doc_id = file_doc_id(path)
         found = coll.db.get(coll.id, doc_id)
         if found and found[1].get("file_size") == st.st_size and found[1].get("file_mtime") == st.st_mtime:
@@ -178,25 +199,29 @@ def import_files(
     skipped = len(results)
     unreadable: dict[int, str] = {}
 
+    def document(path: Path, doc_id: str, st: os.stat_result) -> dict:
+        data = read_regular(path, MAX_FILE_BYTES)
+        image: str | bytes = base64.b64encode(stored_form(data)).decode("ascii") if stored_image else data
+        return {
+            "id": doc_id,
+            "name": path.name,
+            "path": str(path),
+            "file_size": st.st_size,
+            "file_mtime": st.st_mtime,
+            # Lets a rescan recognise this photo after a rename or move without embedding it again.
+            **({"content_hash": content_hash(data)} if data else {}),
+            **file_metadata(path, data, st),
+            image_field: image,
+        }
+
     def documents() -> Iterator[dict]:
         for n, (path, doc_id, st) in enumerate(todo):
             try:
-                data = path.read_bytes()
-            except OSError as exc:
-                unreadable[n] = f"Cannot read the file: {exc.strerror}"
-                data = b""
-            image: str | bytes = base64.b64encode(stored_form(data)).decode("ascii") if stored_image else data
-            yield {
-                "id": doc_id,
-                "name": path.name,
-                "path": str(path),
-                "file_size": st.st_size,
-                "file_mtime": st.st_mtime,
-                # Lets a rescan recognise this photo after a rename or move without embedding it again.
-                **({"content_hash": content_hash(data)} if data else {}),
-                **file_metadata(path, data, st),
-                image_field: image,
-            }
+                yield document(path, doc_id, st)
+            except Exception as exc:
+                unreadable[n] = _unreadable_reason(exc)
+                # An empty image fails this line in the importer, which keeps the results in step.
+                yield {"id": doc_id, "name": path.name, "path": str(path), image_field: ""}
 
     def report(done: int, _total: int | None) -> None:
         if progress:
@@ -204,21 +229,46 @@ def import_files(
 
     if progress:
         progress(skipped, total)
-    outcomes = import_documents(
+    outcome = run_import(
         coll, documents(), {"action": "upsert", "batch_size": 32}, progress=report, cancel=cancel
     )
-    # A cancelled import has fewer outcomes than files: the files never reached are left out.
-    failures: list[tuple[str, int, float, str]] = []
-    for n, ((path, doc_id, st), outcome) in enumerate(zip(todo, outcomes, strict=False)):
-        entry = {"success": outcome["success"], "path": str(path), "id": doc_id}
-        if not outcome["success"]:
-            entry["error"] = unreadable.get(n, outcome["error"])
-            failures.append((str(path), st.st_size, st.st_mtime, entry["error"]))
+    outcomes = outcome.results
+    # A cancelled import has fewer outcomes than files: the files never reached are left out. One that
+    # stopped because the library could not be written gives every file it did not store that reason.
+    if outcome.stop_error is not None:
+        outcomes = outcomes + [{"success": False, "error": outcome.stop_error.message}] * (
+            len(todo) - len(outcomes)
+        )
+    stopped = outcome.stopped | set(range(len(outcome.results), len(outcomes)))
+    for n, ((path, doc_id, st), result) in enumerate(zip(todo, outcomes, strict=False)):
+        entry = {"success": result["success"], "path": str(path), "id": doc_id}
+        if not result["success"]:
+            entry["error"] = unreadable.get(n, result["error"])
+            if n not in stopped:
+                failures.append((str(path), st.st_size, st.st_mtime, entry["error"]))
         results.append(entry)
-    # Remembered so that a folder rescan does not try a broken file again until it changes.
-    coll.db.record_failures(coll.id, failures)
-    coll.db.clear_failures(coll.id, [r["path"] for r in results if r["success"] and not r.get("unchanged")])
+    _remember(coll, failures, [r["path"] for r in results if r["success"] and not r.get("unchanged")])
     return results
+
+
+def _unreadable_reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return f"Cannot read the file: {exc.strerror or exc}"
+    if isinstance(exc, MemoryError):
+        return "Cannot read the file: not enough memory."
+    return f"Cannot read the file ({type(exc).__name__}: {exc})"
+
+
+def _remember(coll: Collection, failures: list[tuple[str, int, float, str]], imported: list[str]) -> None:
+    try:
+        coll.db.record_failures(coll.id, failures)
+        coll.db.clear_failures(coll.id, imported)
+    except Exception as exc:
+        if not is_store_failure(exc):
+            raise
+        # A full disk costs only the memory of failures: those files are tried again next time, and the
+        # results in hand (what was stored, what was not and why) still reach the caller.
+        log.warning("Could not record which files failed to import: %s", exc)
 
 
 def trash_files(coll: Collection, ids: Iterable[str]) -> list[dict]:
@@ -226,7 +276,8 @@ def trash_files(coll: Collection, ids: Iterable[str]) -> list[dict]:
 
     Never deletes a file permanently: where the trash cannot take it (no trash on that drive, no
     permission) the file stays, the photo stays in the collection and the result says why. A file already
-    gone from disk is only removed from the collection.
+    gone from disk is only removed from the collection. Only a photo file Photoseek imported is ever
+    moved: a document's ``path`` is just a stored string, which any import line can set to anything.
     """
     from send2trash import send2trash
     from send2trash.exceptions import TrashPermissionError
@@ -240,13 +291,21 @@ def trash_files(coll: Collection, ids: Iterable[str]) -> list[dict]:
             continue
         path = found[1].get("path")
         entry: dict = {"id": doc_id, "path": path}
+        present = isinstance(path, str) and bool(path) and os.path.lexists(path)
+        refused = _not_imported_reason(doc_id, found[1]) if present else None
+        if refused == _GONE:
+            present = False  # a link whose photo is gone: nothing to trash, the listing goes
+        elif refused is not None:
+            results.append({**entry, "success": False, "error": refused})
+            continue
         kept = _same_file_kept_elsewhere(coll, found[1], set(ids))
         if kept is not None:
             # One file reached by two paths (a symlink, a hard link) is one photo listed twice: trashing
             # "the copy" would trash the photo being kept. Only the extra listing goes.
             entry["trashed"] = False
             entry["note"] = f"Same file as {kept}, which is kept: only removed from the collection."
-        elif isinstance(path, str) and path and os.path.lexists(path):
+        elif present:
+            assert isinstance(path, str)
             try:
                 send2trash(path)
             except (OSError, TrashPermissionError) as exc:
@@ -259,6 +318,46 @@ def trash_files(coll: Collection, ids: Iterable[str]) -> list[dict]:
         coll.delete_document(doc_id)
         results.append({**entry, "success": True})
     return results
+
+
+_GONE = "gone"
+
+
+def _not_imported_reason(doc_id: str, body: dict) -> str | None:
+    """Why the file ``body`` names is not one to move to the trash, or None when it is the photo file this
+    document was imported from: a photo type, a regular file, the path the id was derived from (as
+    import_files derives it), and the size and time (or the bytes) it had then. ``_GONE`` when the path
+    is a link to nothing."""
+    path = body["path"]
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
+        return f"Not moved to the trash: {os.path.basename(path)} is not a photo file."
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return _GONE
+    except OSError as exc:
+        return f"Not moved to the trash: the file cannot be checked ({exc.strerror or exc})."
+    irregular = not_regular_reason(st)
+    if irregular is not None:
+        return f"Not moved to the trash. {irregular}"
+    if not os.path.isabs(path) or doc_id != file_doc_id(Path(path)) or "file_size" not in body:
+        return (
+            "Not moved to the trash: this file was not imported by Photoseek (the photo was added with "
+            "a path, not from the file), so Photoseek leaves it alone."
+        )
+    if st.st_size == body.get("file_size") and st.st_mtime == body.get("file_mtime"):
+        return None
+    try:
+        same = st.st_size == body.get("file_size") and hash_regular(path) == body.get("content_hash")
+    except OSError:
+        same = False
+    if same:
+        return None
+    return (
+        "Not moved to the trash: the file has changed since Photoseek imported it. Rescan its folder "
+        "(or import it again), then try again."
+    )
 
 
 def _same_file_kept_elsewhere(coll: Collection, body: dict, leaving: set[str]) -> str | None:

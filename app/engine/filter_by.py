@@ -35,6 +35,12 @@ _STRING_TYPES = {"string"}
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _COMPARATORS = (">=", "<=", "!=", ">", "<", "=")
+# Each level of parentheses costs a few Python frames to parse and to evaluate: far below the recursion
+# limit at this depth, which no hand-written filter comes near.
+MAX_NESTING = 64
+_STOPS: dict[tuple[str, ...], re.Pattern[str]] = {
+    stop: re.compile("|".join(re.escape(t) for t in stop)) for stop in (("&&", "||", ")"), (",", "]"))
+}
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class _Parser:
         self.text = text
         self.pos = 0
         self.schema_fields = schema_fields
+        self.depth = 0
 
     # ------------------------------------------------------------- structure
 
@@ -93,9 +100,13 @@ class _Parser:
     def _atom(self) -> Predicate:
         self._skip_space()
         if self._take("("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise _malformed(f"parentheses nested more than {MAX_NESTING} deep", self.pos - 1)
             inner = self._or()
             if not self._take(")"):
                 raise _malformed("expected `)`", self.pos)
+            self.depth -= 1
             return inner
         return self._clause()
 
@@ -157,11 +168,10 @@ class _Parser:
             text = self.text[self.pos : end]
             self.pos = end + 1
             return _Value(text, position, quoted=True)
-        end = len(self.text)
-        for token in stop:
-            at = self.text.find(token, self.pos)
-            if 0 <= at < end:
-                end = at
+        # One scan to the nearest stop token: a find per token would rescan the rest of a long filter for
+        # every value in it.
+        found = _STOPS[stop].search(self.text, self.pos)
+        end = found.start() if found else len(self.text)
         raw = self.text[self.pos : end]
         self.pos = end
         return _Value(raw.strip(), position)

@@ -11,6 +11,7 @@ import contextlib
 import os
 import time
 
+from app.engine.file_access import not_regular_reason
 from app.engine.files import UNSTORABLE_NAME, storable_path
 from app.engine.images import SUPPORTED_EXTENSIONS
 
@@ -28,7 +29,7 @@ class FolderWalk:
         self.unseen: list[str] = []
         self.directories: list[str] = []
         self.ignored: list[str] = []  # files that are not a supported image type
-        self.failed: list[dict] = []  # [{"path", "error"}]: images that cannot be stored
+        self.failed: list[dict] = []  # [{"path", "error"}]: images that cannot be stored or read
         self.mounts: list[str] = []  # folders inside that are another drive (a NAS under ~, say)
         self._pending = [folder]
         self._device: int | None = None
@@ -71,8 +72,13 @@ class FolderWalk:
                     # the link's path before must not be mistaken for deleted ones.
                     self.unseen.append(entry.path)
                 elif os.path.splitext(entry.name)[1].lower() in SUPPORTED_EXTENSIONS:
-                    if storable_path(entry.path):
-                        self.found[entry.path] = entry.stat()
+                    st = entry.stat()  # follows a link: what matters is what would be read
+                    irregular = not_regular_reason(st)
+                    if irregular is not None:
+                        # A pipe or a device named like a photo would hang or flood any reader of it.
+                        self.failed.append({"path": entry.path, "error": irregular})
+                    elif storable_path(entry.path):
+                        self.found[entry.path] = st
                     else:
                         self.failed.append({"path": entry.path, "error": UNSTORABLE_NAME})
                 else:
@@ -81,4 +87,3 @@ class FolderWalk:
                 continue  # deleted while the folder was being listed
             except OSError:
                 self.unseen.append(entry.path)
-

@@ -7,9 +7,7 @@ pillow-heif, registered on first need; camera RAW files decode as their embedded
 
 from __future__ import annotations
 
-import binascii
 import io
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,8 +16,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from app.engine import raw
-
-MAX_PIXELS = 100_000_000
+from app.engine.image_input import MAX_ASPECT_RATIO as MAX_ASPECT_RATIO
+from app.engine.image_input import MAX_PIXELS as MAX_PIXELS
+from app.engine.image_input import ImageError as ImageError
+from app.engine.image_input import bomb_error, check_dimensions
+from app.engine.image_input import decode_base64 as decode_base64
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif"} | raw.RAW_EXTENSIONS
@@ -31,78 +32,6 @@ _SUPPORTED_NAMES = "JPEG, PNG, BMP, WebP, GIF, TIFF, HEIC, camera RAW (CR2, NEF,
 
 _EXIF_ORIENTATION = 0x0112
 _WHITE = (255, 255, 255)
-
-
-class ImageError(ValueError):
-    """Input that is not a usable image; the message is meant for the user."""
-
-
-# --- base64 -------------------------------------------------------------------------------------------
-
-_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-_ASCII_WHITESPACE = b" \t\n\r\v\f"
-_DATA_URL = re.compile(r"\s*data:([^,]{0,200}),", re.IGNORECASE)
-_DATA_URL_IMAGE = re.compile(r"image/[a-z0-9.+-]+;base64", re.IGNORECASE)
-_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/= \t\n\r\v\f]")
-_PADDING_IN_MIDDLE = re.compile(r"=[= \t\n\r\v\f]*[A-Za-z0-9+/]")
-
-
-def decode_base64(value: str) -> bytes:
-    """Decode standard base64 (padding optional, whitespace ignored, ``data:image/...;base64,`` allowed)."""
-    if not isinstance(value, str):
-        raise ImageError(f"Image field must be a base64 string, got {type(value).__name__}")
-    start = 0
-    match = _DATA_URL.match(value, 0, 256)
-    if match:
-        if not _DATA_URL_IMAGE.fullmatch(match.group(1).strip()):
-            raise ImageError(
-                f"Invalid base64: a data URL must start with 'data:image/<type>;base64,', "
-                f"got 'data:{match.group(1)},'"
-            )
-        start = match.end()
-    try:
-        raw = value[start:].encode("ascii")
-    except UnicodeEncodeError:
-        raise _bad_character_error(value, start) from None
-    # bytes.translate runs in C, so this stays fast for multi-megabyte photos.
-    compact = raw.translate(None, _ASCII_WHITESPACE)
-    if not compact:
-        raise ImageError("Invalid base64: the string is empty")
-    if compact.translate(None, _B64_ALPHABET + b"="):
-        raise _bad_character_error(value, start)
-    core = compact.rstrip(b"=")
-    padding = len(compact) - len(core)
-    if b"=" in core:
-        found = _PADDING_IN_MIDDLE.search(value, start)
-        where = f" at position {found.start()}" if found else ""
-        raise ImageError(f"Invalid base64: padding '=' in the middle{where}")
-    if not core:
-        raise ImageError("Invalid base64: the string is only '=' padding")
-    if len(core) % 4 == 1:
-        raise ImageError(
-            f"Invalid base64: length {len(compact)} (after removing whitespace) cannot be valid base64"
-        )
-    missing = -len(core) % 4
-    if padding and padding != missing:
-        raise ImageError(
-            f"Invalid base64: {padding} '=' padding character(s) after {len(core)} characters, "
-            f"expected {missing}"
-        )
-    try:
-        return binascii.a2b_base64(core + b"=" * missing)
-    except binascii.Error as exc:  # the checks above should make this unreachable
-        raise ImageError(f"Invalid base64: {exc}") from None
-
-
-def _bad_character_error(value: str, start: int) -> ImageError:
-    found = _NOT_BASE64.search(value, start)
-    if found is None:
-        return ImageError("Invalid base64: contains a character outside the base64 alphabet")
-    char = found.group()
-    hint = " (URL-safe base64 is not accepted; use '+' and '/')" if char in "-_" else ""
-    return ImageError(
-        f"Invalid base64: character {char!r} at position {found.start()} is not in the base64 alphabet{hint}"
-    )
 
 
 # --- format sniffing ----------------------------------------------------------------------------------
@@ -170,10 +99,6 @@ class _Opened:
     orientation: int | None = None
 
 
-def _too_large(pixels: int) -> ImageError:
-    return ImageError(f"Image is too large: {pixels / 1e6:.1f} megapixels (limit {MAX_PIXELS // 1_000_000})")
-
-
 def _open(data: raw.Buffer) -> _Opened:
     """Open (header only) and enforce the pixel limit before any pixel data is decoded.
 
@@ -213,7 +138,7 @@ def _open_pillow(data: raw.Buffer, sniffed: str | None, formats: list[str]) -> I
     try:
         img = Image.open(io.BytesIO(data), formats=formats)
     except Image.DecompressionBombError as exc:
-        raise _bomb_error(exc) from None
+        raise bomb_error(exc) from None
     except Exception as exc:
         if sniffed is None:
             raise ImageError(
@@ -223,21 +148,8 @@ def _open_pillow(data: raw.Buffer, sniffed: str | None, formats: list[str]) -> I
         detail = "" if isinstance(exc, UnidentifiedImageError) else f" ({exc})"
         message = f"Image data is truncated or corrupt: {sniffed} header could not be read{detail}"
         raise ImageError(message) from None
-    width, height = img.size
-    if width * height > MAX_PIXELS:
-        raise _too_large(width * height)
-    if width <= 0 or height <= 0:
-        raise ImageError(f"Image data is truncated or corrupt: image size {width}x{height}")
+    check_dimensions(*img.size)
     return img
-
-
-def _bomb_error(exc: Exception) -> ImageError:
-    # Pillow's own limit (about 179 MP) can fire inside Image.open before we see the size; it puts the
-    # pixel count in its message.
-    found = re.search(r"\((\d+) pixels\)", str(exc))
-    if found:
-        return _too_large(int(found.group(1)))
-    return ImageError(f"Image is too large: more than {MAX_PIXELS // 1_000_000} megapixels")
 
 
 def _orientation(opened: _Opened, *, header_only: bool = False) -> int:
@@ -313,7 +225,7 @@ def load_image(data: raw.Buffer, *, min_side: int | None = 224) -> Image.Image:
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
-        raise _bomb_error(exc) from None
+        raise bomb_error(exc) from None
     except MemoryError:
         raise
     except Exception as exc:
@@ -379,6 +291,8 @@ def preprocess_for_clip(
     if img.mode != "RGB":
         img = _to_rgb(img)
     width, height = img.size
+    # Callers may hand over an image they opened themselves: the limits apply before the resize too.
+    check_dimensions(width, height)
     # torchvision truncates the long side (int()) and rounds the crop offset (round()); do the same.
     if width <= height:
         new_w, new_h = size, int(size * height / width)

@@ -6,11 +6,10 @@ float32 vectors, and rebuild it from SQLite whenever `load` returns None.
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import json
+import logging
 import os
-import tempfile
-import zlib
 from collections.abc import Callable, Collection, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -19,33 +18,19 @@ from typing import Any
 import hnswlib
 import numpy as np
 
+from app.engine.index_file import check_index_file, checksum, fsync_dir, fsync_file, new_temp, write_atomic
+from app.engine.vector_check import VectorRejected, vector_problems
+
+log = logging.getLogger(__name__)
+
 FORMAT_VERSION = 1
 # Chosen with benchmarks/bench_index.py on 100k clustered 512-d vectors: recall@10 0.99 for image-like
 # queries and 0.97 for far (text-like) ones, at ~0.5 ms; ef=64 drops text-like queries to 0.90.
 DEFAULT_EF = 128
 # Beyond this many excluded labels, filtering inside hnswlib is cheaper than over-fetching and dropping.
 _MAX_OVERFETCH = 256
-_CRC_CHUNK = 8 * 1024 * 1024
 
 Allowed = Callable[[int], bool] | AbstractSet[int]
-
-
-def _checksum(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CRC_CHUNK):
-            crc = zlib.crc32(chunk, crc)
-    return crc
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; directories cannot be opened this way on Windows, where it is moot.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class VectorIndex:
@@ -77,11 +62,14 @@ class VectorIndex:
             raise ValueError(f"{what} must be 1-D or 2-D, got shape {arr.shape}")
         if arr.shape[1] != self.dim:
             raise ValueError(f"{what} has {arr.shape[1]} dimensions but the index expects {self.dim}")
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{what} contains NaN or infinite values")
-        zero = np.flatnonzero(np.linalg.norm(arr, axis=1) == 0)
-        if zero.size:
-            raise ValueError(f"{what} row {int(zero[0])} has zero norm; cosine distance is undefined for it")
+        problems = vector_problems(arr)
+        if problems:
+            row, problem = next(iter(problems.items()))
+            if not np.isfinite(arr[row]).all():
+                problem = "contains NaN or infinite values"
+            elif not np.any(arr[row]):
+                problem = "has zero norm; cosine distance is undefined for it"
+            raise VectorRejected(f"{what} row {row} {problem}" if len(arr) > 1 else f"{what} {problem}")
         return np.ascontiguousarray(arr)
 
     @staticmethod
@@ -315,19 +303,30 @@ class VectorIndex:
     # ----------------------------------------------------------------- persistence
 
     def save(self, path: Path, *, meta: dict[str, Any]) -> None:
-        """Write the index atomically, then its JSON sidecar (which vouches for the index file's bytes)."""
+        """Write the index atomically, then its JSON sidecar (which vouches for the index file's bytes).
+
+        Raises OSError when the file written is not the index (hnswlib reports no write errors: a full disk
+        leaves a short file); the previous files are then untouched.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         json.dumps(meta)  # fail on unserialisable meta before touching anything on disk
-        fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
+        tmp = new_temp(path)
         try:
-            self._index.save_index(str(tmp))
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
+            try:
+                self._index.save_index(str(tmp))
+            except RuntimeError as exc:
+                raise OSError(errno.EIO, f"hnswlib could not write the index: {exc}", str(tmp)) from exc
+            fsync_file(tmp)
+            problem = check_index_file(
+                tmp, self.dim, count=self._index.element_count, capacity=self._index.max_elements
+            )
+            if problem is not None:
+                raise OSError(
+                    errno.EIO, f"the index file written is damaged ({problem}); is the disk full?", str(tmp)
+                )
             size = tmp.stat().st_size
-            crc = _checksum(tmp)
+            crc = checksum(tmp)
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -342,8 +341,8 @@ class VectorIndex:
             "deleted": sorted(self._deleted),
             "meta": meta,
         }
-        _write_atomic(_sidecar_path(path), json.dumps(sidecar, separators=(",", ":")).encode())
-        _fsync_dir(path.parent)
+        write_atomic(_sidecar_path(path), json.dumps(sidecar, separators=(",", ":")).encode())
+        fsync_dir(path.parent)
 
     @classmethod
     def load(cls, path: Path, dim: int) -> tuple[VectorIndex, dict[str, Any]] | None:
@@ -358,8 +357,14 @@ class VectorIndex:
             deleted = sidecar["deleted"]
             if not isinstance(deleted, list) or not all(isinstance(d, int) for d in deleted):
                 return None
-            # Size and checksum first: hnswlib trusts the file's header, and garbage there can crash it.
-            if path.stat().st_size != sidecar["file_size"] or _checksum(path) != sidecar["crc32"]:
+            # Size and checksum first, then the structure: hnswlib trusts the file, and garbage crashes it.
+            if path.stat().st_size != sidecar["file_size"] or checksum(path) != sidecar["crc32"]:
+                return None
+            problem = check_index_file(
+                path, dim, count=sidecar["count"] + len(deleted), capacity=sidecar["capacity"]
+            )
+            if problem is not None:
+                log.warning("The index file %s is damaged (%s); it will be rebuilt", path, problem)
                 return None
             raw = hnswlib.Index(space="cosine", dim=dim)
             raw.load_index(str(path))
@@ -398,16 +403,3 @@ def _empty() -> tuple[np.ndarray, np.ndarray]:
 
 def _sidecar_path(path: Path) -> Path:
     return path.with_suffix(path.suffix + ".json")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise

@@ -1,21 +1,16 @@
 """Model registry: what a ``model_config`` names, where its weights live, and how they get there.
 
-Pure metadata plus a stdlib downloader. torch and open_clip are imported lazily, and only for
-``openclip/...`` names, so the GUI can list and check models without paying for torch's import.
+Pure metadata; the downloader is app.engine.weights_download. torch and open_clip are imported lazily, and
+only for ``openclip/...`` names, so the GUI can list and check models without paying for torch's import.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
-import logging
 import os
 import posixpath
-import tempfile
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +22,6 @@ from app.engine.errors import ModelUnavailable
 if TYPE_CHECKING:
     from app.engine.weights_check import WeightsCheck
 
-log = logging.getLogger(__name__)
 
 TS_CLIP_NAME = "ts/clip-vit-b-p32"
 TINY_NAME = "photoseek/tiny-shapes"
@@ -227,10 +221,22 @@ def weights_sources(spec: ModelSpec, base_url: str | None = None) -> list[Weight
     # With a mirror configured, stay on it: never fall through to a host the user steered away from.
     if cfg.get("url") and not override:
         url = cfg["url"]
-        parts = url.split("/")
-        sha = parts[-2] if "openaipublic" in url and len(parts[-2]) == 64 else None
-        sources.append(WeightsSource(url, cache / parts[-1], sha))
+        sources.append(WeightsSource(url, cache / url.split("/")[-1], _url_sha256(url)))
     return sources
+
+
+def _url_sha256(url: str) -> str | None:
+    parts = url.split("/")
+    return parts[-2] if "openaipublic" in url and len(parts) > 1 and len(parts[-2]) == 64 else None
+
+
+def pinned_sha256s(spec: ModelSpec) -> set[str]:
+    """The sha256s of the official files known before any download (OpenAI's URLs carry theirs), whether
+    or not a mirror is configured: a file with one of these is the official file, wherever it came from."""
+    if spec.pretrained is None:
+        return set()
+    sha = _url_sha256(str(_pretrained_cfg(spec.arch, spec.pretrained).get("url") or ""))
+    return {sha} if sha else set()
 
 
 def weights_path(spec: ModelSpec) -> Path | None:
@@ -307,90 +313,9 @@ def download_weights(
     """Fetch the spec's weights into the cache (or return them if already there) and return the path.
 
     ``progress(done_bytes, total_bytes_or_None)`` is called from this thread; setting ``cancel`` stops the
-    transfer. Failures raise ModelUnavailable explaining how to install the file by hand.
+    transfer. What arrives is checked before it is kept (see app.engine.weights_download). Failures raise
+    ModelUnavailable explaining how to install the file by hand.
     """
-    if spec.model_path is not None or spec.local_dir is not None:
-        path = weights_path(spec)
-        if path is None or not path.is_file():
-            raise ModelUnavailable(f"The weights for `{spec.name}` are missing: `{path}` does not exist.")
-        return path
-    sources = weights_sources(spec, base_url)
-    if not sources:
-        raise ModelUnavailable(
-            f"Model `{spec.name}` has no downloadable weights; set model_config.model_path to a weights file."
-        )
-    for source in sources:
-        if source.path.is_file():
-            return source.path
-    reasons = []
-    for source in sources:
-        try:
-            return _fetch(source, progress, cancel, timeout)
-        except _Cancelled:
-            raise ModelUnavailable(f"Downloading the weights for `{spec.name}` was cancelled.") from None
-        except _FetchFailed as exc:
-            reasons.append(str(exc))
-            log.info("weights download from %s failed: %s", source.url, exc)
-    first = sources[0]
-    raise ModelUnavailable(
-        f"Could not download the weights for `{spec.name}` ({'; '.join(reasons)}). To install them offline, "
-        f"download {first.url} on another machine and set model_config.model_path to the file, "
-        f"or copy it to {first.path}."
-    )
+    from app.engine.weights_download import download
 
-
-class _Cancelled(Exception):
-    pass
-
-
-class _FetchFailed(Exception):
-    pass
-
-
-def _fetch(
-    source: WeightsSource,
-    progress: Callable[[int, int | None], None] | None,
-    cancel: threading.Event | None,
-    timeout: float,
-) -> Path:
-    source.path.parent.mkdir(parents=True, exist_ok=True)
-    request = urllib.request.Request(source.url, headers={"User-Agent": "photoseek"})
-    fd, tmp_name = tempfile.mkstemp(prefix=source.path.name + ".", suffix=".part", dir=source.path.parent)
-    tmp = Path(tmp_name)
-    try:
-        digest = hashlib.sha256()
-        done = 0
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            if progress:
-                progress(0, total)
-            while True:
-                if cancel is not None and cancel.is_set():
-                    raise _Cancelled()
-                chunk = response.read(_CHUNK)
-                if not chunk:
-                    break
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-        if total is not None and done != total:
-            raise _FetchFailed(f"{source.url}: connection closed after {done} of {total} bytes")
-        actual = digest.hexdigest()
-        if source.sha256 and actual != source.sha256:
-            raise _FetchFailed(f"{source.url}: sha256 mismatch (got {actual}, expected {source.sha256})")
-        os.replace(tmp, source.path)
-        _write_sidecar(source.path, actual, source.url)
-        return source.path
-    except urllib.error.HTTPError as exc:
-        raise _FetchFailed(f"{source.url}: HTTP {exc.code} {exc.reason}") from exc
-    except urllib.error.URLError as exc:
-        raise _FetchFailed(f"{source.url}: {exc.reason}") from exc
-    except TimeoutError as exc:
-        raise _FetchFailed(f"{source.url}: no answer within {timeout:g} s") from exc
-    except (OSError, http.client.HTTPException) as exc:
-        raise _FetchFailed(f"{source.url}: {exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+    return download(spec, progress=progress, cancel=cancel, timeout=timeout, base_url=base_url)

@@ -35,6 +35,9 @@ FIELD_TYPES = frozenset(
     }
 )
 TEXT_TYPES = frozenset({"string", "string[]"})
+# `embed` is stored as given (its model_config may carry keys for other engines); deeper than this it is
+# no configuration but a structure that copying or saving it as JSON would recurse through to the end.
+MAX_EMBED_DEPTH = 16
 INT32_RANGE = (-(2**31), 2**31 - 1)
 INT64_RANGE = (-(2**63), 2**63 - 1)
 
@@ -123,6 +126,10 @@ def parse_schema(raw: Any, model_dims: ModelDims) -> Schema:
         if "embed" in nf:
             _check_embed(nf, by_name, model_dims)
     sorting = raw.get("default_sorting_field", "") or ""
+    if not isinstance(sorting, str):
+        raise _bad(
+            "`default_sorting_field` should be a string. It should be the name of an int32/float field."
+        )
     if sorting:
         sf = by_name.get(sorting)
         if sf is None:
@@ -148,6 +155,8 @@ def _normalise_field(fdef: Any, position: int) -> dict:
     for flag in ("optional", "store", "index", "facet", "sort", "infix"):
         if flag in fdef and not isinstance(fdef[flag], bool):
             raise _bad(f"The `{flag}` property of the field `{fname}` should be a boolean.")
+    if not isinstance(fdef.get("locale", ""), str):
+        raise _bad(f"The `locale` property of the field `{fname}` should be a string.")
     nf = {
         "facet": fdef.get("facet", False),
         "index": fdef.get("index", True),
@@ -170,11 +179,30 @@ def _normalise_field(fdef: Any, position: int) -> dict:
     if "vec_dist" in fdef and fdef["vec_dist"] not in ("cosine", "ip"):
         raise _bad(f"Property `vec_dist` of the field `{fname}` must be `cosine` or `ip`.")
     if "embed" in fdef:
+        if _depth(fdef["embed"], MAX_EMBED_DEPTH) > MAX_EMBED_DEPTH:
+            raise _bad(f"Property `embed` of the field `{fname}` is nested more than {MAX_EMBED_DEPTH} deep.")
         nf["embed"] = copy.deepcopy(fdef["embed"])
     if nf.get("num_dim") or "embed" in nf:
         # Photoseek's index is always cosine; `ip` is accepted for compatibility and treated alike.
         nf["vec_dist"] = fdef.get("vec_dist", "cosine")
     return nf
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deep ``value`` nests (a scalar is 0), counted no further than one past ``limit``: iterative, so
+    that a structure thousands deep is measured without recursing through it."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > limit:
+            break
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
 
 
 def _check_embed(nf: dict, by_name: dict[str, dict], model_dims: ModelDims) -> None:

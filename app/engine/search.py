@@ -19,44 +19,64 @@ from app.engine.vector_query import VectorQuery, parse_vector_query
 MAX_PER_PAGE = 250
 FILTER_CACHE_SIZE = 4  # filters remembered per collection (each up to one int per document)
 DEFAULT_ALPHA = 0.3
+UINT32_MAX = 2**32 - 1  # Typesense parses page, per_page and vector_query's counts as uint32
 _WORD = re.compile(r"\w+", re.UNICODE)
+# ASCII only: str.isdigit() also takes "²", which int() then refuses.
+_DIGITS = re.compile(r"[0-9]+")
+# Typed here because Photoseek reads them (or, for sort_by, because a wrong type is a caller's bug that
+# silently ignoring the parameter would hide).
+_STRING_PARAMS = ("filter_by", "sort_by")
 
 
-def _int_param(params: dict, key: str, default: int, minimum: int) -> int:
+def _uint_param(params: dict, key: str, default: int) -> int:
+    """A count as Typesense reads it: a uint32, given as a number or as digits (its HTTP API is text)."""
     value = params.get(key, default)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise RequestMalformed(f"Parameter `{key}` must be an integer of at least {minimum}.")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UINT32_MAX:
+        raise RequestMalformed(f"Parameter `{key}` must be an unsigned integer.")
     return value
 
 
-def _field_list(value: Any) -> list[str]:
+def _field_list(params: dict, key: str) -> list[str]:
+    value = params.get(key)
     if value is None:
         return []
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return [v.strip() for v in value if v.strip()]
-    raise RequestMalformed("Field lists must be comma-separated strings.")
+    raise RequestMalformed(f"Parameter `{key}` must be a comma-separated string of field names.")
+
+
+def _check_strings(params: dict) -> None:
+    for key in _STRING_PARAMS:
+        if params.get(key) is not None and not isinstance(params[key], str):
+            raise RequestMalformed(f"Parameter `{key}` must be a string.")
 
 
 def search(coll: Collection, params: dict) -> dict:
     started = time.perf_counter()
+    if not isinstance(params, dict):
+        raise RequestMalformed(f"The search parameters must be an object, got {type(params).__name__}.")
     q = params.get("q")
     if q is None:
         raise RequestMalformed("Parameter `q` is required.")
     if not isinstance(q, str):
         raise RequestMalformed("Parameter `q` must be a string.")
-    per_page = _int_param(params, "per_page", 10, 0)
+    _check_strings(params)
+    per_page = _uint_param(params, "per_page", 10)
     if per_page > MAX_PER_PAGE:
         raise ObjectUnprocessable(f"Only upto {MAX_PER_PAGE} hits can be fetched per page.")
-    page = _int_param(params, "page", 1, 1)
+    page = _uint_param(params, "page", 1)
+    if page == 0:
+        # Typesense answers 422 "Page must be ..."; a 400 naming the parameter, like every other bad count.
+        raise RequestMalformed("Parameter `page` must be an integer of value greater than 0.")
     schema_fields = coll.schema.by_name
     # Parsed before anything else runs so a bad filter fails fast, before any model is loaded.
     matches = parse_filter(params["filter_by"], schema_fields) if params.get("filter_by") else None
     facets = parse_facet_request(params, schema_fields)
-    query_by = _field_list(params.get("query_by"))
+    query_by = _field_list(params, "query_by")
     for fname in query_by:
         if fname not in schema_fields:
             raise ObjectNotFound(f"Could not find a field named `{fname}` in the schema.")
@@ -148,10 +168,13 @@ def _weighted(
         )
     elif anchor is None and len(weights) != n:
         raise RequestMalformed("The number of `query_weights` must match the number of `queries`.")
-    combined = np.sum(vectors * np.asarray(weights, dtype=np.float32)[:, None], axis=0)
-    if not np.any(combined):
+    # Summed in float64 and scaled to unit length: only the weights' ratios matter to a cosine search, and
+    # weights near float32's limit (which vector_query allows) would overflow a float32 sum.
+    combined = np.sum(vectors.astype(np.float64) * np.asarray(weights, dtype=np.float64)[:, None], axis=0)
+    length = float(np.linalg.norm(combined))
+    if not length:
         raise RequestMalformed("The weighted queries cancel each other out.")
-    return combined.astype(np.float32)
+    return (combined / length).astype(np.float32)
 
 
 def query_vector(coll: Collection, vq: VectorQuery, q: str) -> tuple[np.ndarray, set[int]]:
@@ -230,10 +253,11 @@ def _vector_hits(
     coll: Collection, vq: VectorQuery, q: str, window: int, allowed: set[int] | None = None
 ) -> list[dict]:
     vector, exclude = query_vector(coll, vq, q)
-    k = vq.k if vq.k is not None else window
+    idx = coll.index(vq.field)
+    # A far page asks for page x per_page hits (up to 10^12): no index holds more than its own size.
+    k = min(vq.k if vq.k is not None else window, len(idx))
     if k <= 0 or (allowed is not None and not allowed):
         return []
-    idx = coll.index(vq.field)
     # Filtering inside the graph walk (not after it) keeps k hits coming back under a selective filter.
     labels, distances = idx.search(
         vector, k, ef=vq.ef, flat_search_cutoff=vq.flat_search_cutoff, allowed=allowed, exclude=exclude
@@ -294,8 +318,8 @@ def _fuse(
 
 
 def _hit(coll: Collection, label: int, body: dict, params: dict, info: dict) -> dict:
-    include = _field_list(params.get("include_fields"))
-    exclude = set(_field_list(params.get("exclude_fields")))
+    include = _field_list(params, "include_fields")
+    exclude = set(_field_list(params, "exclude_fields"))
     wanted_vectors = [
         f for f in coll.schema.vector_fields if f not in exclude and (not include or f in include)
     ]

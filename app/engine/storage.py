@@ -6,93 +6,56 @@ saved at sequence S can catch up by replaying just the rows with ``seq > S``.
 
 Thread-safety: a ``Database`` object (its connection) belongs to the thread that created it. Another thread
 may open its own ``Database(path, readonly=True)`` on the same file: WAL lets it read while the owner writes.
+Other processes may open the file too (the CLI while the app runs): ``data_version`` tells a reader that
+one of them wrote.
+
+A document whose stored JSON cannot be read (a damaged disk, an old bug) never breaks a read of many
+documents: it is left out, logged once and listed in ``damaged``, and ``get`` still finds it by id.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 2
+from app.engine import db_file
+from app.engine.db_file import DiskFull, LibraryBusy, StorageError
+from app.engine.errors import RequestMalformed
+from app.engine.storage_folders import FolderRows
+from app.engine.storage_schema import MIGRATIONS, SCHEMA_VERSION, encode, split_sql
+from app.engine.storage_vectors import VectorRows
 
-_MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE collections (
-        id          INTEGER PRIMARY KEY AUTOINCREMENT,
-        name        TEXT NOT NULL UNIQUE,
-        schema      TEXT NOT NULL,
-        created_at  INTEGER NOT NULL,
-        next_doc_id INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE documents (
-        label         INTEGER PRIMARY KEY AUTOINCREMENT,
-        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
-        doc_id        TEXT NOT NULL,
-        body          TEXT NOT NULL,
-        seq           INTEGER NOT NULL,
-        UNIQUE (collection_id, doc_id)
-    );
-    CREATE INDEX documents_by_seq ON documents (collection_id, seq);
-    CREATE TABLE vectors (
-        label  INTEGER NOT NULL REFERENCES documents(label) ON DELETE CASCADE,
-        field  TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        PRIMARY KEY (label, field)
-    ) WITHOUT ROWID;
-    CREATE TABLE tombstones (
-        collection_id INTEGER NOT NULL,
-        label         INTEGER NOT NULL,
-        seq           INTEGER NOT NULL
-    );
-    CREATE INDEX tombstones_by_seq ON tombstones (collection_id, seq);
-    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-    INSERT INTO counters VALUES ('seq', 0);
-    """,
-    # Folders a collection follows (kept in step with the disk by app.engine.folders).
-    2: """
-    CREATE TABLE sources (
-        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
-        path          TEXT NOT NULL,
-        added_at      INTEGER NOT NULL,
-        last_scan     INTEGER,
-        status        TEXT NOT NULL DEFAULT 'new',
-        reason        TEXT NOT NULL DEFAULT '',
-        device        INTEGER,
-        mounts        TEXT NOT NULL DEFAULT '[]',
-        PRIMARY KEY (collection_id, path)
-    );
-    CREATE TABLE file_failures (
-        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
-        path          TEXT NOT NULL,
-        file_size     INTEGER NOT NULL,
-        file_mtime    REAL NOT NULL,
-        error         TEXT NOT NULL,
-        PRIMARY KEY (collection_id, path)
-    );
-    """,
-}
+__all__ = ["DAMAGED", "Database", "DiskFull", "LibraryBusy", "StorageError"]
+
+log = logging.getLogger(__name__)
+
+# The key under which ``get`` says why a document it returns in place of a damaged one is damaged.
+DAMAGED = "_damaged"
 
 
-class StorageError(RuntimeError):
-    """The database file cannot be used (newer schema, not a database, ...)."""
-
-
-class Database:
+class Database(FolderRows, VectorRows):
     """Typed access to the SQLite file. All writes go through :meth:`transaction`."""
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
+        # label -> (collection id, doc id, why): documents whose stored JSON cannot be read, met so far.
+        self.damaged: dict[int, tuple[int, str, str]] = {}
         if readonly:
             uri = f"file:{self.path}?mode=ro"
             self._conn = sqlite3.connect(uri, uri=True, isolation_level=None)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            db_file.sweep_creations(self.path)
+            db_file.refuse_if_empty(self.path)
+            if not self.path.exists():
+                db_file.create(self.path, self._initialise)
+            db_file.make_files_private(self.path)
             self._conn = sqlite3.connect(self.path, isolation_level=None)
         try:
             self._conn.execute("PRAGMA foreign_keys = ON")
@@ -102,7 +65,11 @@ class Database:
                 # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the
                 # last transactions, which the index catch-up tolerates.
                 self._conn.execute("PRAGMA synchronous = NORMAL")
-                self._migrate()
+                db_file.quick_check(self._conn, self.path)
+                self._migrate(self._conn)
+        except StorageError:
+            self._conn.close()
+            raise
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise StorageError(f"{self.path} is not a usable Photoseek database: {exc}") from exc
@@ -111,37 +78,84 @@ class Database:
     def close(self) -> None:
         self._conn.close()
 
-    def _migrate(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StorageError(
-                f"{self.path} was written by a newer Photoseek (schema {version}, this one knows "
-                f"{SCHEMA_VERSION}). Update Photoseek."
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            self._conn.execute("BEGIN IMMEDIATE")
-            for statement in _split_sql(_MIGRATIONS[target]):
-                self._conn.execute(statement)
-            self._conn.execute(f"PRAGMA user_version = {target}")
-            self._conn.execute("COMMIT")
+    def _initialise(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA journal_mode = WAL")
+        self._migrate(conn)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        while True:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{self.path} was written by a newer Photoseek (schema {version}, this one knows "
+                    f"{SCHEMA_VERSION}). Update Photoseek."
+                )
+            if version == SCHEMA_VERSION:
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Read again under the write lock: another process may have migrated meanwhile.
+                if conn.execute("PRAGMA user_version").fetchone()[0] == version:
+                    step = MIGRATIONS[version + 1]
+                    if callable(step):
+                        step(conn)
+                    else:
+                        for statement in split_sql(step):
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {version + 1}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (another process, or another Engine) commits a write."""
+        return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic write; nested use joins the outer transaction."""
+        """One atomic write; nested use joins the outer transaction.
+
+        A full disk raises DiskFull, a library locked by another process for too long LibraryBusy, both
+        TypesenseErrors; the transaction is rolled back either way.
+        """
         if self._in_transaction:
             yield
             return
-        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise db_file.translate(exc, self.path) from exc
         self._in_transaction = True
         try:
             yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        else:
             self._conn.execute("COMMIT")
+        except BaseException as exc:
+            # SQLite may have rolled back already (it does on a full disk): a second ROLLBACK would fail
+            # and hide the error that matters.
+            if self._conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise db_file.translate(exc, self.path) from exc
+            raise
         finally:
             self._in_transaction = False
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: undo just this part if it raises (one document of a batch)."""
+        self._conn.execute("SAVEPOINT one")
+        try:
+            yield
+        except BaseException:
+            # On a full disk SQLite has rolled back the whole transaction, and the savepoint with it.
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK TO one")
+                self._conn.execute("RELEASE one")
+            raise
+        self._conn.execute("RELEASE one")
 
     def next_seq(self) -> int:
         self._conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'seq'")
@@ -158,12 +172,16 @@ class Database:
         return [(cid, name, json.loads(schema), created) for cid, name, schema, created in rows]
 
     def collection(self, name: str) -> tuple[int, dict, int] | None:
+        if not _is_text(name):
+            return None  # nothing stored can have this name
         row = self._conn.execute(
             "SELECT id, schema, created_at FROM collections WHERE name = ?", (name,)
         ).fetchone()
         return None if row is None else (row[0], json.loads(row[1]), row[2])
 
     def add_collection(self, name: str, schema: dict, created_at: int) -> int:
+        if not _is_text(name):
+            raise RequestMalformed("The collection's name must be text in valid Unicode.")
         with self.transaction():
             cur = self._conn.execute(
                 "INSERT INTO collections (name, schema, created_at) VALUES (?, ?, ?)",
@@ -201,49 +219,88 @@ class Database:
         ).fetchone()[0]
 
     def get(self, collection_id: int, doc_id: str) -> tuple[int, dict] | None:
+        """(label, body); the body of a document whose JSON cannot be read is ``{"id", DAMAGED}``, so that
+        it can still be shown and deleted by id."""
+        if not _is_text(doc_id):
+            return None
         row = self._conn.execute(
             "SELECT label, body FROM documents WHERE collection_id = ? AND doc_id = ?",
             (collection_id, doc_id),
         ).fetchone()
-        return None if row is None else (row[0], json.loads(row[1]))
+        if row is None:
+            return None
+        body = self._decode(row[0], collection_id, doc_id, row[1])
+        return row[0], body if body is not None else {"id": doc_id, DAMAGED: self.damaged[row[0]][2]}
 
     def label_of(self, collection_id: int, doc_id: str) -> int | None:
+        if not _is_text(doc_id):
+            return None
         row = self._conn.execute(
             "SELECT label FROM documents WHERE collection_id = ? AND doc_id = ?", (collection_id, doc_id)
         ).fetchone()
         return None if row is None else row[0]
 
     def bodies(self, labels: Sequence[int]) -> dict[int, dict]:
-        """Documents by label, fetched in chunks to stay under SQLite's variable limit."""
-        out: dict[int, dict] = {}
-        labels = [int(x) for x in labels]
-        for start in range(0, len(labels), 500):
-            chunk = labels[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for label, body in self._conn.execute(
-                f"SELECT label, body FROM documents WHERE label IN ({marks})", chunk
-            ):
-                out[label] = json.loads(body)
-        return out
+        """Readable documents by label (a damaged one is left out)."""
+        rows = self._by_labels("SELECT label, collection_id, doc_id, body FROM documents", labels)
+        return {
+            label: body
+            for label, cid, doc_id, text in rows
+            if (body := self._decode(label, cid, doc_id, text)) is not None
+        }
 
     def newest(self, collection_id: int, limit: int, offset: int) -> list[tuple[int, dict]]:
         rows = self._conn.execute(
-            "SELECT label, body FROM documents WHERE collection_id = ? ORDER BY label DESC LIMIT ? OFFSET ?",
+            "SELECT label, doc_id, body FROM documents WHERE collection_id = ? "
+            "ORDER BY label DESC LIMIT ? OFFSET ?",
             (collection_id, limit, offset),
         )
-        return [(label, json.loads(body)) for label, body in rows]
+        return [
+            (label, body)
+            for label, doc_id, text in rows
+            if (body := self._decode(label, collection_id, doc_id, text)) is not None
+        ]
 
     def all_bodies(self, collection_id: int) -> Iterator[tuple[int, dict]]:
+        """Every readable document, newest first; a damaged one is skipped (and logged once)."""
         rows = self._conn.execute(
-            "SELECT label, body FROM documents WHERE collection_id = ? ORDER BY label DESC", (collection_id,)
+            "SELECT label, doc_id, body FROM documents WHERE collection_id = ? ORDER BY label DESC",
+            (collection_id,),
         )
-        for label, body in rows:
-            yield label, json.loads(body)
+        for label, doc_id, text in rows:
+            body = self._decode(label, collection_id, doc_id, text)
+            if body is not None:
+                yield label, body
+
+    def find_damaged(self, collection_id: int) -> None:
+        """Look at every body SQLite cannot parse, and record those that are damaged in ``damaged``."""
+        rows = self._conn.execute(
+            "SELECT label, doc_id, body FROM documents WHERE collection_id = ? AND NOT json_valid(body)",
+            (collection_id,),
+        )
+        for label, doc_id, text in rows:
+            self._decode(label, collection_id, doc_id, text)
+
+    def _decode(self, label: int, collection_id: int, doc_id: str, text: str) -> dict | None:
+        try:
+            body = json.loads(text)
+            problem = None if isinstance(body, dict) else "it is not a JSON object"
+        except (ValueError, TypeError, RecursionError) as exc:
+            body, problem = None, f"its stored JSON cannot be read ({exc})"
+        if problem is None:
+            return body
+        if label not in self.damaged:
+            log.warning("Document %r (label %d) is damaged and left out: %s", doc_id, label, problem)
+            self.damaged[label] = (collection_id, doc_id, problem)
+        return None
 
     def put(self, collection_id: int, doc_id: str, body: dict, vectors: dict[str, np.ndarray | None]) -> int:
-        """Insert or replace a document and its vectors; returns its label. Call inside a transaction."""
+        """Insert or replace a document and its vectors; returns its label. Call inside a transaction.
+
+        Raises ValueError (before writing anything) for a body JSON cannot hold (NaN, infinities).
+        """
+        text = encode(body)
         seq = self.next_seq()
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
         label = self.label_of(collection_id, doc_id)
         if label is None:
             cur = self._conn.execute(
@@ -253,6 +310,7 @@ class Database:
             label = _new_rowid(cur)
         else:
             self._conn.execute("UPDATE documents SET body = ?, seq = ? WHERE label = ?", (text, seq, label))
+            self.damaged.pop(label, None)
         removed = False
         for fname, vec in vectors.items():
             if vec is None:
@@ -279,163 +337,25 @@ class Database:
                 "INSERT INTO tombstones (collection_id, label, seq) VALUES (?, ?, ?)",
                 (collection_id, label, seq),
             )
+        self.damaged.pop(label, None)
 
     def rekey(self, label: int, doc_id: str, body: dict) -> None:
         """Give a document a new id and body but keep its label and vectors (a file that moved)."""
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
         self._conn.execute(
             "UPDATE documents SET doc_id = ?, body = ?, seq = ? WHERE label = ?",
-            (doc_id, text, self.next_seq(), label),
+            (doc_id, encode(body), self.next_seq(), label),
         )
+        self.damaged.pop(label, None)
 
-    def file_rows(self, collection_id: int, folder: str) -> list[tuple]:
-        """(label, doc_id, path, file_size, file_mtime, content_hash) of documents whose path lies under
-        ``folder``: what a rescan compares the disk with, without decoding whole JSON bodies."""
-        prefix, upper = _under(folder)
-        rows = self._conn.execute(
-            "SELECT label, doc_id, json_extract(body, '$.path') AS p, json_extract(body, '$.file_size'), "
-            "json_extract(body, '$.file_mtime'), json_extract(body, '$.content_hash') FROM documents "
-            "WHERE collection_id = ? AND p >= ? AND p < ?",
-            (collection_id, prefix, upper),
-        )
-        return list(rows)
+    def doc_ids(self, labels: Sequence[int]) -> dict[int, str]:
+        return dict(self._by_labels("SELECT label, doc_id FROM documents", labels))
 
-    def paths_with_hash(self, collection_id: int, digest: str) -> list[tuple[str, str]]:
-        """(doc_id, path) of documents whose file had exactly these bytes (content_hash)."""
-        rows = self._conn.execute(
-            "SELECT doc_id, json_extract(body, '$.path') FROM documents "
-            "WHERE collection_id = ? AND json_extract(body, '$.content_hash') = ?",
-            (collection_id, digest),
-        )
-        return [(doc_id, path) for doc_id, path in rows if isinstance(path, str)]
-
-    def count_under(self, collection_id: int, folder: str) -> int:
-        """How many documents have their path under ``folder`` (a followed folder's photo count)."""
-        prefix, upper = _under(folder)
-        return self._conn.execute(
-            "SELECT COUNT(*) FROM documents WHERE collection_id = ? "
-            "AND json_extract(body, '$.path') >= ? AND json_extract(body, '$.path') < ?",
-            (collection_id, prefix, upper),
-        ).fetchone()[0]
-
-    # -- followed folders ------------------------------------------------------------------------------
-
-    def sources(self, collection_id: int) -> list[dict]:
-        rows = self._conn.execute(
-            "SELECT path, added_at, last_scan, status, reason, device, mounts FROM sources "
-            "WHERE collection_id = ? "
-            "ORDER BY path",
-            (collection_id,),
-        )
-        keys = ("path", "added_at", "last_scan", "status", "reason", "device")
-        return [{**dict(zip(keys, row[:-1], strict=True)), "mounts": json.loads(row[-1])} for row in rows]
-
-    def add_source(self, collection_id: int, path: str, added_at: int) -> None:
-        with self.transaction():
-            self._conn.execute(
-                "INSERT OR IGNORE INTO sources (collection_id, path, added_at) VALUES (?, ?, ?)",
-                (collection_id, path, added_at),
-            )
-
-    def remove_source(self, collection_id: int, path: str) -> None:
-        with self.transaction():
-            self._conn.execute(
-                "DELETE FROM sources WHERE collection_id = ? AND path = ?", (collection_id, path)
-            )
-
-    def mark_source(
-        self,
-        collection_id: int,
-        path: str,
-        scanned_at: int,
-        status: str,
-        reason: str,
-        device: int | None,
-        mounts: list[str] | None = None,
-    ) -> None:
-        """Record a scan's outcome. ``device`` (the folder's st_dev) and ``mounts`` (drives mounted inside
-        it) come from a scan that saw the folder; None keeps what an earlier one recorded."""
-        with self.transaction():
-            self._conn.execute(
-                "UPDATE sources SET last_scan = ?, status = ?, reason = ?, device = COALESCE(?, device), "
-                "mounts = COALESCE(?, mounts) WHERE collection_id = ? AND path = ?",
-                (
-                    scanned_at,
-                    status,
-                    reason,
-                    device,
-                    None if mounts is None else json.dumps(mounts),
-                    collection_id,
-                    path,
-                ),
-            )
-
-    # -- files that failed to import (so rescans do not retry them until they change) ----------------
-
-    def record_failures(self, collection_id: int, failures: list[tuple[str, int, float, str]]) -> None:
-        """(path, size, mtime, error) of files whose import failed."""
-        with self.transaction():
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO file_failures VALUES (?, ?, ?, ?, ?)",
-                [(collection_id, *failure) for failure in failures],
-            )
-
-    def clear_failures(self, collection_id: int, paths: Sequence[str]) -> None:
-        with self.transaction():
-            self._conn.executemany(
-                "DELETE FROM file_failures WHERE collection_id = ? AND path = ?",
-                [(collection_id, path) for path in paths],
-            )
-
-    def failures_under(self, collection_id: int, folder: str) -> dict[str, tuple[int, float, str]]:
-        """path -> (size, mtime, error) of recorded failures under ``folder``."""
-        prefix, upper = _under(folder)
-        rows = self._conn.execute(
-            "SELECT path, file_size, file_mtime, error FROM file_failures "
-            "WHERE collection_id = ? AND path >= ? AND path < ?",
-            (collection_id, prefix, upper),
-        )
-        return {path: (size, mtime, error) for path, size, mtime, error in rows}
-
-    # -- vectors -------------------------------------------------------------------------------------
-
-    def vector(self, label: int, fname: str) -> np.ndarray | None:
-        row = self._conn.execute(
-            "SELECT vector FROM vectors WHERE label = ? AND field = ?", (label, fname)
-        ).fetchone()
-        return None if row is None else np.frombuffer(row[0], dtype=np.float32).copy()
-
-    def vectors_since(
-        self, collection_id: int, fname: str, seq: int, batch: int = 4096
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(labels, vectors) of documents written after ``seq``, in batches, for index catch-up."""
-        cur = self._conn.execute(
-            "SELECT d.label, v.vector FROM documents d JOIN vectors v ON v.label = d.label "
-            "WHERE d.collection_id = ? AND v.field = ? AND d.seq > ? ORDER BY d.label",
-            (collection_id, fname, seq),
-        )
-        while True:
-            rows = cur.fetchmany(batch)
-            if not rows:
-                return
-            labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-            yield labels, vectors
-
-    def vector_labels(self, collection_id: int, fname: str) -> np.ndarray:
-        """Labels holding a ``fname`` vector, ascending: what that field's index must hold."""
-        rows = self._conn.execute(
-            "SELECT d.label FROM documents d JOIN vectors v ON v.label = d.label "
-            "WHERE d.collection_id = ? AND v.field = ? ORDER BY d.label",
-            (collection_id, fname),
-        )
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
-
-    def tombstones_since(self, collection_id: int, seq: int) -> list[int]:
-        rows = self._conn.execute(
-            "SELECT label FROM tombstones WHERE collection_id = ? AND seq > ?", (collection_id, seq)
-        )
-        return [r[0] for r in rows]
+    def _by_labels(self, select: str, labels: Sequence[int]) -> Iterator[tuple]:
+        """Rows of ``select`` for ``labels``, queried in chunks to stay under SQLite's variable limit."""
+        wanted = [int(x) for x in labels]
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            yield from self._conn.execute(f"{select} WHERE label IN ({','.join('?' * len(chunk))})", chunk)
 
 
 def _new_rowid(cur: sqlite3.Cursor) -> int:
@@ -445,12 +365,12 @@ def _new_rowid(cur: sqlite3.Cursor) -> int:
     return cur.lastrowid
 
 
-def _under(folder: str) -> tuple[str, str]:
-    """(low, high): every path inside ``folder`` sorts at or above low and below high."""
-    prefix = folder.rstrip("/\\") + os.sep
-    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
-def _split_sql(script: str) -> list[str]:
-    # executescript() would COMMIT our migration transaction behind our back, so run statements one by one.
-    return [s.strip() for s in script.split(";") if s.strip()]
+def _is_text(value: object) -> bool:
+    """Whether ``value`` can be a key SQLite stores: a str that UTF-8 can encode (no lone surrogates)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

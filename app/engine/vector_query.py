@@ -30,6 +30,10 @@ class VectorQuery:
 
 _INT_KEYS = ("k", "ef", "flat_search_cutoff")
 _FLOAT_KEYS = ("distance_threshold", "alpha")
+# Typesense reads these counts as uint32; past that hnswlib's size_t arguments overflow.
+UINT32_MAX = 2**32 - 1
+# Typesense reads weights as 32-bit floats, where a larger one is infinite: no weight at all.
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 def _bad(detail: str) -> RequestMalformed:
@@ -151,6 +155,8 @@ def _assign(query: VectorQuery, key: str, value: str) -> None:
         # flat_search_cutoff 0 means "never brute force"; k and ef of 0 would ask for nothing.
         if integer < 0 or (key != "flat_search_cutoff" and integer == 0):
             raise _bad(f"`{key}` must be a positive integer, got `{value}`.")
+        if integer > UINT32_MAX:
+            raise _bad(f"`{key}` must be a positive integer of at most {UINT32_MAX}, got `{value}`.")
         setattr(query, key, integer)
     elif key in _FLOAT_KEYS:
         try:
@@ -167,7 +173,11 @@ def _assign(query: VectorQuery, key: str, value: str) -> None:
         if not query.queries or not all(query.queries):
             raise _bad("`queries` must list at least one non-empty query.")
     elif key == "query_weights":
-        query.query_weights = _parse_floats(_parse_list(value, "query_weights"), "`query_weights`")
+        weights = _parse_floats(_parse_list(value, "query_weights"), "`query_weights`")
+        too_large = next((w for w in weights if abs(w) > FLOAT32_MAX), None)
+        if too_large is not None:
+            raise _bad(f"`query_weights` contains `{too_large:g}`, which does not fit a 32-bit float.")
+        query.query_weights = weights
     else:
         raise _bad(
             f"unknown parameter `{key}` (known: id, image, k, distance_threshold, ef, "

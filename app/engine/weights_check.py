@@ -10,6 +10,7 @@ torch and open_clip are imported inside functions: importing this module stays c
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 import zipfile
@@ -18,18 +19,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from app.engine.errors import ModelUnavailable
-from app.engine.models import ModelSpec, file_sha256, recorded_download_sha256, weights_sources
+from app.engine.models import (
+    ModelSpec,
+    file_sha256,
+    pinned_sha256s,
+    recorded_download_sha256,
+    weights_sources,
+)
 
 if TYPE_CHECKING:
     import torch
 
 RANDOM_WEIGHTS_SEED = 0
-Problem = Literal["damaged", "wrong architecture", "missing tensors"]
+Problem = Literal["damaged", "wrong architecture", "missing tensors", "untrusted code"]
 
 _TORCHSCRIPT_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
 _NAMES_SHOWN = 3
 # A safetensors file starts with its JSON header's length; anything larger is not a real header.
 _MAX_SAFETENSORS_HEADER = 100 << 20
+NOT_WEIGHTS = "the server answered with something that is not a weights file (an HTML page?)"
+CUT_SHORT = "the download was cut short: the file ends before its data does"
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,7 @@ def official_sha256s(spec: ModelSpec) -> set[str]:
     if spec.local_dir is not None:
         own = spec.local_dir / "open_clip_model.safetensors"
         return {file_sha256(own)} if own.is_file() else set()
-    hashes: set[str] = set()
+    hashes = pinned_sha256s(spec)
     for source in weights_sources(spec):
         recorded = recorded_download_sha256(source.path)
         hashes.update(h for h in (source.sha256, recorded) if h)
@@ -158,10 +168,52 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {' '.join(text.split())}"
 
 
+def download_problem(path: Path) -> str | None:
+    """Why a downloaded ``path`` cannot be a whole weights file, read from its bytes alone; None if it may be.
+
+    Downloads come as safetensors or as torch's zip format (TorchScript included); a file in neither
+    (typically a web page) is refused, and so is one shorter than its own header or index says.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(9)
+        if _is_safetensors_head(head):
+            header_length = int.from_bytes(head[:8], "little")
+            f.seek(8)
+            raw = f.read(header_length)
+            if len(raw) < header_length:
+                return CUT_SHORT
+            try:
+                header = json.loads(raw)
+                ends = [int(e["data_offsets"][1]) for k, e in header.items() if k != "__metadata__"]
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                return NOT_WEIGHTS
+            return CUT_SHORT if size < 8 + header_length + max(ends, default=0) else None
+    if head.startswith(_ZIP_MAGIC):
+        # A zip's index is at its end: without it the file was cut short.
+        return None if zipfile.is_zipfile(path) else CUT_SHORT
+    return NOT_WEIGHTS
+
+
+def _is_safetensors_head(head: bytes) -> bool:
+    header_length = int.from_bytes(head[:8], "little")
+    return len(head) == 9 and head[8:] == b"{" and header_length < _MAX_SAFETENSORS_HEADER
+
+
+def _may_run_code(spec: ModelSpec, path: Path) -> bool:
+    """Whether a TorchScript archive (code as well as tensors) may be loaded: only the file the user named
+    as model_config.model_path, or one whose sha256 is pinned as official in advance. A recorded download
+    hash does not count: a hub file has no pin, and whoever served it chose its bytes."""
+    if spec.model_path is not None and Path(path).resolve() == spec.model_path:
+        return True
+    pinned = pinned_sha256s(spec)
+    return bool(pinned) and file_sha256(path) in pinned
+
+
 def _format_of(path: Path) -> Literal["safetensors", "torchscript", "torch"]:
     with open(path, "rb") as f:
         head = f.read(9)
-    if len(head) == 9 and head[8:] == b"{" and int.from_bytes(head[:8], "little") < _MAX_SAFETENSORS_HEADER:
+    if _is_safetensors_head(head):
         return "safetensors"
     if zipfile.is_zipfile(path):
         # OpenAI's original .pt files are TorchScript archives, which torch.load refuses with weights_only.
@@ -177,6 +229,17 @@ def _read(path: Path, spec: ModelSpec) -> tuple[dict[str, torch.Tensor], bool]:
 
     try:
         kind = _format_of(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise _damaged(path, spec, _reason(exc)) from exc
+    if kind == "torchscript" and not _may_run_code(spec, path):
+        raise WeightsFileError(
+            f"The weights file `{path}` for model `{spec.name}` is a TorchScript archive, which carries code "
+            "of its own: Photoseek loads one only when it is the official file (known by its sha256) or when "
+            "you name it as model_config.model_path yourself. Use a .safetensors file instead, or set "
+            "model_config.model_path to this file if you trust where it came from.",
+            "untrusted code",
+        )
+    try:
         if kind == "safetensors":
             from safetensors.torch import load_file
 

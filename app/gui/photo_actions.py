@@ -24,6 +24,15 @@ from app.gui.results_view import ResultsView
 MAX_OPEN_AT_ONCE = 20
 
 
+def is_photo_path(path: str) -> bool:
+    """Whether ``path`` names a photo type. A document's path is only a stored string, which any import
+    line can set: opening it hands it to the system's default app, so a script or a .desktop file it
+    names would run."""
+    from app.engine.images import SUPPORTED_EXTENSIONS
+
+    return os.path.splitext(path)[1].lower() in SUPPORTED_EXTENSIONS
+
+
 def reveal_in_file_manager(path: str) -> bool:
     """Show ``path`` selected in the system file manager (or its folder, where selecting is not offered)."""
     if sys.platform == "darwin":
@@ -137,19 +146,35 @@ class PhotoActions(QObject):
 
     def _open(self) -> None:
         missing = 0
+        refused: list[str] = []
         for path in self._paths()[:MAX_OPEN_AT_ONCE]:
+            if not is_photo_path(path):
+                refused.append(Path(path).name)
+                continue
             if not Path(path).exists():
                 missing += 1
                 continue
+            if not Path(path).is_file():
+                refused.append(Path(path).name)  # a pipe or a device named like a photo
+                continue
             QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+        notes = []
+        if refused:
+            names = refused[0] if len(refused) == 1 else f"{len(refused)} files"
+            notes.append(f"Not opened: {names} {'is' if len(refused) == 1 else 'are'} not a photo file.")
         if missing:
             were = "files are" if missing > 1 else "file is"
-            self.message.emit(f"{missing} {were} no longer where it was imported from.")
+            notes.append(f"{missing} {were} no longer where it was imported from.")
+        if notes:
+            self.message.emit(" ".join(notes))
 
     def _show_in_folder(self) -> None:
         doc = self._primary_document()
         path = doc.get("path") if doc else None
         if not isinstance(path, str) or not path:
+            return
+        if not is_photo_path(path):
+            self.message.emit(f"Not shown: {Path(path).name} is not a photo file.")
             return
         if not Path(path).parent.exists():
             self.message.emit(f"The folder {Path(path).parent} no longer exists.")

@@ -12,6 +12,7 @@ import binascii
 import contextlib
 import functools
 import mmap
+import os
 from collections.abc import Iterator
 
 from PIL import Image
@@ -19,6 +20,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt
 from PySide6.QtGui import QImage, QImageReader
 
 from app.engine import raw
+from app.engine.file_access import NotAPhotoFile, not_regular_reason, read_regular
 from app.engine.images import image_format, load_image
 
 
@@ -64,7 +66,7 @@ def _mapped(path: str) -> Iterator[bytes | memoryview]:
         try:
             mapped: mmap.mmap | None = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError):  # empty files, and file systems that cannot map
-            mapped, data = None, file.read()
+            mapped, data = None, read_regular(path)
     if mapped is None:
         yield data
         return
@@ -88,6 +90,10 @@ def _decode_with_pillow(data: bytes | memoryview, box: int) -> QImage:
 
 
 def decode_file(path: str, box: int) -> QImage:
+    # A document's path may name a FIFO or a device by now: opening one would hang this thread for ever.
+    reason = not_regular_reason(os.stat(path))
+    if reason is not None:
+        raise NotAPhotoFile(reason)
     with open(path, "rb") as file:
         fmt = image_format(file.read(32))
     if fmt in ("TIFF", "HEIF"):

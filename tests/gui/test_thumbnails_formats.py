@@ -109,3 +109,24 @@ def test_raw_without_preview_fails_with_the_reason(qtbot, loader: ThumbnailLoade
         loader.request(job)
     assert failed.args == [job.key, ThumbnailState.ERROR]
     assert "RAW file (DNG) has no embedded preview image" in (loader.error(job.key) or "")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_path_that_became_a_pipe_or_a_device_fails_instead_of_hanging(
+    qtbot, loader: ThumbnailLoader, tmp_path: Path, kind: str
+) -> None:
+    # A document's file may be replaced by anything after import; a thumbnail thread stuck on a FIFO (or
+    # reading /dev/zero without end) would never come back to the pool.
+    import os
+
+    path = tmp_path / f"{kind}.jpg"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    job = file_job(path)
+    with qtbot.waitSignal(loader.thumbnailFailed, timeout=WAIT_MS) as failed:
+        loader.request(job)
+    assert failed.args == [job.key, ThumbnailState.ERROR]
+    assert "not a regular file" in (loader.error(job.key) or "")

@@ -1,0 +1,69 @@
+"""The rows an index is built and caught up from: each document's vector per field, and tombstones.
+
+A mixin of ``Database`` (kept apart to keep each file readable); it uses only the connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import numpy as np
+
+
+class VectorRows:
+    _conn: sqlite3.Connection
+
+    def vector(self, label: int, fname: str) -> np.ndarray | None:
+        """The stored vector; None when there is none, or when what is stored is not one (a damaged row)."""
+        row = self._conn.execute(
+            "SELECT vector FROM vectors WHERE label = ? AND field = ?", (label, fname)
+        ).fetchone()
+        if row is None or len(row[0]) % 4:
+            return None
+        vec = np.frombuffer(row[0], dtype=np.float32).copy()
+        return vec if np.isfinite(vec).all() else None
+
+    def vectors_since(
+        self, collection_id: int, fname: str, seq: int, dims: int, batch: int = 4096
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]]:
+        """(labels, vectors, bad) of documents written after ``seq``, in batches, for index catch-up.
+
+        ``bad`` holds (label, why) for stored values that are not ``dims`` float32 values (damaged rows);
+        they are not in ``labels``.
+        """
+        cur = self._conn.execute(
+            "SELECT d.label, v.vector FROM documents d JOIN vectors v ON v.label = d.label "
+            "WHERE d.collection_id = ? AND v.field = ? AND d.seq > ? ORDER BY d.label",
+            (collection_id, fname, seq),
+        )
+        size = 4 * dims
+        while True:
+            rows = cur.fetchmany(batch)
+            if not rows:
+                return
+            bad = [
+                (label, f"its stored `{fname}` is {len(blob)} bytes long, not {dims} 32-bit floats")
+                for label, blob in rows
+                if not isinstance(blob, bytes) or len(blob) != size
+            ]
+            if bad:
+                rows = [row for row in rows if isinstance(row[1], bytes) and len(row[1]) == size]
+            labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dims)
+            yield labels, vectors, bad
+
+    def vector_labels(self, collection_id: int, fname: str) -> np.ndarray:
+        """Labels holding a ``fname`` vector, ascending: what that field's index must hold."""
+        rows = self._conn.execute(
+            "SELECT d.label FROM documents d JOIN vectors v ON v.label = d.label "
+            "WHERE d.collection_id = ? AND v.field = ? ORDER BY d.label",
+            (collection_id, fname),
+        )
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def tombstones_since(self, collection_id: int, seq: int) -> list[int]:
+        rows = self._conn.execute(
+            "SELECT label FROM tombstones WHERE collection_id = ? AND seq > ?", (collection_id, seq)
+        )
+        return [r[0] for r in rows]
