@@ -8,7 +8,9 @@
   step the runner posts itself the next one behind whatever the GUI queued meanwhile, so a search typed
   during an import is answered between two chunks. Jobs run one after another, in the order asked.
 - Supersession lives here and nowhere else: a call made with ``supersede=KEY`` makes every earlier call
-  with that key stale. A stale call that has not started is skipped; one that finished is not reported.
+  with that key stale. A stale call that has not started is skipped; one that ran is not reported, even
+  when it ran before the newer call was made (its answer is dropped on the GUI thread, where the newer
+  call was made, so this holds whatever the threads' timing).
 - Library events (collections, folders, model state, removed photos) arrive as the bridge's own signals.
 
 torch and open_clip load on the engine thread when the library opens, so the window is up first.
@@ -48,10 +50,13 @@ class Request(QObject):
     done = Signal(object)
     failed = Signal(object)  # EngineProblem
 
-    def __init__(self, request_id: int, method: str, cancel_event: threading.Event) -> None:
+    def __init__(
+        self, request_id: int, method: str, cancel_event: threading.Event, supersede: str | None = None
+    ) -> None:
         super().__init__()
         self.id = request_id
         self.method = method
+        self.supersede = supersede
         self._cancel_event = cancel_event
         self.finished = False
 
@@ -223,7 +228,7 @@ class LibraryBridge(QObject):
         call = _Call(self._next_id, method, args, kwargs, supersede)
         if supersede is not None:
             self._gate.advance(supersede, call.request_id)
-        request = Request(call.request_id, method, call.cancel)
+        request = Request(call.request_id, method, call.cancel, supersede)
         self._requests[call.request_id] = request
         self._submit.emit(call)
         self.requestSent.emit(request)
@@ -248,6 +253,8 @@ class LibraryBridge(QObject):
             return
         del self._requests[request_id]
         request.finished = True
+        if not self._gate.is_current(request.supersede, request_id):
+            return  # a newer call with its key was made after this one ran: its answer is not wanted
         (request.done if kind == "done" else request.failed).emit(payload)
         self.requestFinished.emit(request)
 

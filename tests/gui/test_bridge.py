@@ -84,9 +84,8 @@ def test_only_the_newest_of_rapid_searches_is_answered(bridge: LibraryBridge, qt
     page = answer(qtbot, searches[-1])
     assert page.found == 0 and page.elapsed_ms > 0
     # Everything queued before the newest search was handled before it: an answer to a stale one would
-    # have arrived first. None did.
+    # have arrived first. None did, even where the engine thread ran one before the next was asked for.
     assert [r for r in ended if r.method == "search"] == [searches[-1]]
-    assert not any(r.finished for r in searches[:-1])
 
 
 @requires_tiny_model

@@ -5,6 +5,7 @@ dialog lists, rescans and removes folders. Real engine, tiny model, real files a
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox
@@ -254,16 +255,31 @@ def test_searches_are_answered_while_a_long_rescan_walks(
     import_and_wait(qtbot, window, [folder])
     monkeypatch.setattr(folder_jobs, "RESCAN_STEP_SECONDS", 0.0)  # one folder per step
 
-    # Only this rescan and this search count: the file-system watcher may start a rescan of its own
-    # at any moment (reading the photos touched their access times), and it must not confuse the test.
+    # The engine thread may walk all 31 folders before a loaded machine lets the GUI thread post the
+    # search, so the walk's third step waits (on the engine thread) until the search has been posted:
+    # whatever the scheduler does, the search is then queued while the walk still has steps to go.
+    posted = threading.Event()
+    steps: list[int] = []
+    real_step = folder_jobs.FolderScanJob._step
+
+    def held_step(job: folder_jobs.FolderScanJob) -> bool:
+        steps.append(1)
+        if len(steps) == 3:
+            posted.wait(SEARCH_WAIT_MS / 1000)
+        return real_step(job)
+
+    monkeypatch.setattr(folder_jobs.FolderScanJob, "_step", held_step)
+    # Only this rescan and this search count: the file-system watcher may start a rescan of its own at
+    # any moment (reading the photos touched their access times), and it must not confuse the test.
     order: list[str] = []
     rescan = window.rescan_folders()
     rescan.progress.connect(lambda p: order.append(type(p).__name__))
-    window.search.submit_text("a green star")
     window.search.searchCompleted.connect(lambda *_: order.append("search"))
+    window.search.submit_text("a green star")
+    posted.set()
     with qtbot.waitSignal(rescan.done, timeout=SEARCH_WAIT_MS):
         pass
-    assert order.index("search") < order.index("ScanFinished")
+    assert "search" in order and order.index("search") < order.index("ScanFinished")
     assert order.count("ScanProgress") > 10
     assert window.statusBar().currentMessage() == "Folders are up to date (5 photos checked)"
 
