@@ -235,10 +235,11 @@ class LibraryService:
         return list(documents.import_files(files, progress=committed, cancel=cancel))
 
     def import_finished(self, collection: str) -> None:
-        self._jobs = [j for j in self._jobs if not j.done]
         self._collections_changed()
 
     def _track(self, job: Any) -> Any:
+        # The one place finished jobs are forgotten: a job is marked done only after its last step
+        # returns, so pruning from inside that step (import_finished) never caught the job itself.
         self._jobs = [j for j in self._jobs if not j.done]
         self._jobs.append(job)
         return job
