@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from app import __version__, cli_output
 from app.library.defaults import DEFAULT_COLLECTION, default_collection, photo_schema
@@ -30,12 +30,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-IMPORT_ACTIONS = ("create", "upsert", "update", "emplace")
-
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1  # index/import finished, but some photos or lines failed
 EXIT_USAGE = 2  # bad arguments, bad request, unknown collection or document
 EXIT_MODEL = 3  # the model's weights are not available
+EXIT_NO_DISPLAY = 4  # the window cannot open here (no display); the commands still work
 EXIT_INTERRUPTED = 130  # Ctrl+C, as shells report SIGINT
 
 EXIT_STATUS_HELP = """\
@@ -44,6 +43,7 @@ exit status:
   1    index/import finished but some photos or JSONL lines failed (they are listed)
   2    bad arguments, bad request, or unknown collection/document
   3    the model's weights are not available (the message says how to install them)
+  4    the window cannot open: no display (e.g. over SSH); the commands work without one
   130  interrupted with Ctrl+C (what was already imported stays imported)
 """
 
@@ -65,9 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _are_paths_to_open(argv, parser):
         # The desktop entry runs `photoseek %F`: "Open with Photoseek" imports what it was given.
         return launch_gui(open_paths=[os.path.abspath(a) for a in argv])
+    # Known before parsing, so that even a usage error comes out as JSON when --json was asked for.
+    as_json = "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version and usage errors: argparse already printed
+    except UsageError as exc:
+        if not as_json:
+            sys.stderr.write(exc.usage)
+        return _fail(exc.message, EXIT_USAGE, as_json=as_json, prog=exc.prog)
+    except SystemExit as exc:  # --help and --version: argparse already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.self_test:
         from app.selftest import run_self_test
@@ -79,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
         # Photoseek's own progress notes only: open_clip's INFO chatter would bury them.
         logging.getLogger("app").setLevel(logging.INFO)
+    fail = partial(_fail, as_json=args.json)
 
     import sqlite3
 
@@ -87,16 +94,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except CliError as exc:
-        return _fail(str(exc), exc.exit_code)
+        return fail(str(exc), exc.exit_code)
     except ModelUnavailable as exc:
-        return _fail(exc.message, EXIT_MODEL)
+        # JSON keeps the engine's own message (one sentence, every detail); people get the short version.
+        text = exc.message if args.json else cli_output.model_unavailable_text(exc, verbose=args.verbose)
+        return fail(text, EXIT_MODEL)
     except TypesenseError as exc:
-        return _fail(exc.message, EXIT_USAGE if 400 <= exc.code < 500 else EXIT_SOME_FAILED)
+        return fail(exc.message, EXIT_USAGE if 400 <= exc.code < 500 else EXIT_SOME_FAILED)
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
-        return _fail(f"{where}{exc.strerror or exc}", EXIT_USAGE)
+        return fail(f"{where}{exc.strerror or exc}", EXIT_USAGE)
     except sqlite3.Error as exc:
-        return _fail(f"the library database cannot be used: {exc}", EXIT_SOME_FAILED)
+        return fail(f"the library database cannot be used: {exc}", EXIT_SOME_FAILED)
     except KeyboardInterrupt:
         print("\nphotoseek: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -111,6 +120,11 @@ def launch_gui(data_dir: str | None = None, open_paths: list[str] | None = None)
     if data_dir:
         # The GUI finds its library through app.paths, which honours this variable.
         os.environ["PHOTOSEEK_DATA_DIR"] = data_dir
+    from app.display_check import display_problem
+
+    problem = display_problem()
+    if problem:
+        return _fail(problem, EXIT_NO_DISPLAY)
     try:
         from app.gui.app import run_gui
     except ImportError as exc:
@@ -118,9 +132,24 @@ def launch_gui(data_dir: str | None = None, open_paths: list[str] | None = None)
     return run_gui(sys.argv[:1], open_paths=open_paths)
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"photoseek: error: {message}", file=sys.stderr)
+def _fail(message: str, code: int, *, as_json: bool = False, prog: str = "photoseek") -> int:
+    # With --json, the error is one line of Typesense-shaped JSON, the last line on stderr: progress
+    # notes may come before it, and scripts read the exit status first anyway.
+    print(json.dumps({"message": message}) if as_json else f"{prog}: error: {message}", file=sys.stderr)
     return code
+
+
+class UsageError(Exception):
+    """An argument error found by argparse, raised instead of printed so that --json can shape it."""
+
+    def __init__(self, prog: str, usage: str, message: str) -> None:
+        super().__init__(message)
+        self.prog, self.usage, self.message = prog, usage, message
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self.prog, self.format_usage(), message)
 
 
 # -- arguments ---------------------------------------------------------------------------------------------
@@ -144,7 +173,7 @@ def _global_options(*, repeated: bool) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="photoseek", parents=[_global_options(repeated=False)], epilog=EXIT_STATUS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Private photo search with CLIP. Without a command, opens the desktop app.",
@@ -152,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"photoseek {__version__}")
     parser.add_argument("--self-test", action="store_true",
                         help="check this installation (model, index, queries, Qt) in a temporary library")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Subcommand parsers are _Parser too (argparse uses the parent's class), so their usage errors can
+    # come out as JSON; Any because typeshed then wants the parent parsers to be _Parser as well.
+    sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _global_options(repeated=True)
 
     def add(name: str, handler: Any, help_text: str, *parents: argparse.ArgumentParser) -> Any:
@@ -185,15 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", metavar="FILE", help="search with this image instead of text")
     p = add("similar", cmd_similar, "find photos similar to a photo already in the collection",
             collection, ranking)
-    p.add_argument("id", metavar="ID", help="document id (shown by search)")
+    p.add_argument("id", metavar="ID|PATH", help="document id (shown by search), or the path of a photo "
+                   "in the collection")
     add("collections", cmd_collections, "list collections with their size, model and fields")
-    p = add("import", cmd_import, "import Typesense JSONL documents; exits 1 if any line fails",
-            collection, creating)
-    p.add_argument("file", metavar="FILE.jsonl", help="JSONL file, one document per line ('-' reads stdin)")
-    p.add_argument("--action", choices=IMPORT_ACTIONS, default="create", help="Typesense import action")
+    from app.cli_import import add_import_command
     from app.cli_library import add_commands
+    from app.cli_model import add_model_command
 
+    add_import_command(add, collection, creating)
     add_commands(add, collection, creating)
+    add_model_command(add, collection)
     parser.set_defaults(command_names=frozenset(sub.choices))
     return parser
 
@@ -271,14 +303,40 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    if "`" in args.id:
-        raise CliError("a document id with a backquote (`) cannot be used in a vector query")
     with open_engine(args) as engine:
         field = embedding_field(engine, args.collection)
+        doc_id = similar_document_id(engine, args.collection, args.id)
         # Backquotes let ids with commas or parentheses through the vector_query grammar.
         params = {"q": "*", "per_page": args.limit, "exclude_fields": field,
-                  "vector_query": vector_query(field, [f"id:`{args.id}`"], args.threshold)}
+                  "vector_query": vector_query(field, [f"id:`{doc_id}`"], args.threshold)}
         return print_search(engine, args, params)
+
+
+def similar_document_id(engine: Engine, collection: str, wanted: str) -> str:
+    """The id of the photo ``similar`` starts from: ``wanted`` is a document id, or the path of a photo
+    in the collection (easier to type than an id, and what a file manager gives)."""
+    from app.engine.errors import ObjectNotFound
+
+    documents = engine.collections[collection].documents
+    if os.path.isfile(os.path.expanduser(wanted)):
+        absolute = Path(wanted).expanduser().absolute()
+        for path in dict.fromkeys([str(absolute), str(absolute.resolve())]):
+            if "`" in path:
+                break
+            found = documents.search({"q": "*", "filter_by": f"path:=`{path}`", "per_page": 1,
+                                      "include_fields": "id"})
+            if found["hits"]:
+                return str(found["hits"][0]["document"]["id"])
+        raise CliError(f"{wanted} is not in collection `{collection}` (photoseek index adds it; "
+                       f"to search with any picture: photoseek search --image {wanted})")
+    if "`" in wanted:
+        raise CliError("a document id with a backquote (`) cannot be used in a vector query")
+    try:
+        documents[wanted].retrieve()
+    except ObjectNotFound:
+        raise CliError(f"no photo with the id `{wanted}` in collection `{collection}` (the id column of "
+                       "photoseek search shows ids; a photo's file path works too)") from None
+    return wanted
 
 
 def cmd_collections(args: argparse.Namespace) -> int:
@@ -286,37 +344,6 @@ def cmd_collections(args: argparse.Namespace) -> int:
         collections = engine.collections.retrieve()
     print(json.dumps(collections, indent=2) if args.json else cli_output.format_collections(collections))
     return EXIT_OK
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from_stdin = args.file == "-"
-    source = "standard input" if from_stdin else args.file
-    try:
-        text = sys.stdin.read() if from_stdin else Path(args.file).expanduser().read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise CliError(f"{source} is not UTF-8 text (byte {exc.start}): JSONL must be UTF-8") from None
-    # Blank lines are not documents, but line numbers in messages must still match the file. Only "\n"
-    # ends a line: str.splitlines() would also cut at U+2028 or U+0085, which JSON strings may hold as is.
-    raw_lines = (line.removesuffix("\r") for line in text.split("\n"))
-    numbered = [(n, line) for n, line in enumerate(raw_lines, start=1) if line.strip()]
-    if not numbered:
-        raise CliError(f"{source} has no documents (it is empty)")
-    with open_engine(args) as engine:
-        ensure_collection(engine, args)
-        documents = engine.collections[args.collection].documents
-        lines = [line for _, line in numbered]
-        # Not partial(): mypy types a partial of an overloaded method by its first overload (JSONL text).
-        results, cancelled, _ = run_with_progress(
-            lambda **kw: documents.import_(lines, {"action": args.action}, **kw), "Importing", "documents"
-        )
-    if args.json:
-        print("\n".join(json.dumps(result) for result in results))
-    else:
-        line_numbers = [n for n, _ in numbered]
-        print(cli_output.format_import_report(results, line_numbers, cancelled=cancelled))
-    if cancelled:
-        return EXIT_INTERRUPTED
-    return EXIT_SOME_FAILED if any(not r.get("success") for r in results) else EXIT_OK
 
 
 # -- shared steps ------------------------------------------------------------------------------------------
@@ -341,11 +368,17 @@ def open_engine(args: argparse.Namespace) -> Iterator[Engine]:
 
 
 def _embed_configs(collection: dict) -> list[dict]:
-    return [f["embed"]["model_config"] for f in collection["fields"] if "embed" in f]
+    # Tolerant of a user's malformed schema: the engine names what is wrong with it when it is created.
+    embeds = [f.get("embed") for f in collection.get("fields") or [] if isinstance(f, dict)]
+    configs = [e.get("model_config") for e in embeds if isinstance(e, dict)]
+    return [c for c in configs if isinstance(c, dict) and c.get("model_name")]
 
 
-def ensure_collection(engine: Engine, args: argparse.Namespace) -> None:
-    """Make sure ``args.collection`` exists (created with the default schema) and its models are here."""
+def ensure_collection(engine: Engine, args: argparse.Namespace, schema: dict | None = None) -> bool:
+    """Make sure ``args.collection`` exists and its models are here; True when this call created it.
+
+    A new collection gets ``schema`` (its name set to the collection's), else the default photo schema.
+    """
     name = args.collection
     if name in engine.collections:
         configs = _embed_configs(engine.collections[name].retrieve())
@@ -354,16 +387,27 @@ def ensure_collection(engine: Engine, args: argparse.Namespace) -> None:
             raise CliError(f"collection `{name}` uses the model `{in_use[0]}`, not `{args.model}`: "
                            "leave out --model, or choose another --collection")
         ensure_models(configs)
-        return
-    model = args.model or default_model()
+        return False
+    if schema is None:
+        model = args.model or default_model()
+        schema = photo_schema(name, model, keep_copies=args.store_images)
+    else:
+        schema = {**schema, "name": name}
     # Fetch the weights before creating anything, so a failed download leaves no empty collection behind.
-    ensure_models([{"model_name": model}])
-    engine.collections.create(photo_schema(name, model, keep_copies=args.store_images))
-    print(f"Created collection `{name}` (model {model}).", file=sys.stderr)
+    configs = _embed_configs(schema)
+    ensure_models(configs)
+    engine.collections.create(schema)
+    models_used = ", ".join(str(c.get("model_name")) for c in configs) or "no model"
+    print(f"Created collection `{name}` (model {models_used}).", file=sys.stderr)
+    return True
 
 
 def embedding_field(engine: Engine, collection: str) -> str:
     """The collection's first embedding field (after making sure its model can run)."""
+    if collection not in engine.collections and collection == default_collection(
+        c["name"] for c in engine.collections.retrieve()
+    ):
+        raise CliError("the library has no photos yet: add some with photoseek index FOLDER")
     fields = engine.collections[collection].retrieve()["fields"]
     embedded = [f for f in fields if "embed" in f]
     if not embedded:

@@ -231,3 +231,26 @@ def _isatty(stream: Any) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+def model_unavailable_text(error: Any, *, verbose: bool = False) -> str:
+    """What the command line says when a model's weights are missing: after a failed download, the reason
+    in a few words and the offline route (one address, then `photoseek model install`); the library's
+    long sentence otherwise. ``error`` is an app.engine.errors.ModelUnavailable."""
+    url = getattr(error, "download_url", None)
+    if not url:
+        return str(error.message)
+    reasons = list(getattr(error, "reasons", ()))
+    # Each reason is "URL: why"; offline, every source fails for the same why.
+    whys = list(dict.fromkeys(reason.split(": ", 1)[-1] for reason in reasons)) or ["unknown reason"]
+    name = url.rsplit("/", 1)[-1]
+    model = getattr(error, "model_name", None)
+    lines = [
+        f"cannot download the weights of {f'`{model}`' if model else 'the model'}: {'; '.join(whys)}.",
+        "  Without internet here, download this file on a computer that has it:",
+        f"    {url}",
+        f"  then copy it here and run: photoseek model install {name}",
+    ]
+    if verbose:
+        lines += ["  Every address tried:", *(f"    {reason}" for reason in reasons)]
+    return "\n".join(lines)

@@ -15,10 +15,10 @@ import os
 import signal
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_cli, table_rows
 
 from app import __version__, cli, cli_output
 from app.shapes import draw_shape, encode_image, write_shape_folder
@@ -28,21 +28,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TOP_LEVEL_PHOTOS = 48  # one PNG of each colour x shape
 NESTED_PHOTOS = 12  # one JPEG of each red and blue shape, two folders down
 LIBRARY_PHOTOS = TOP_LEVEL_PHOTOS + NESTED_PHOTOS
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    """``photoseek ARGV...`` in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = cli.main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
-def table_rows(text: str) -> list[list[str]]:
-    """The rows of a ranked hit table as [rank, similarity, id, photo]."""
-    lines = text.strip().splitlines()
-    assert lines[0].split() == ["#", "similarity", "id", "photo"], text
-    return [line.split(None, 3) for line in lines[1:] if line.strip()[:1].isdigit()]
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +147,10 @@ def test_missing_model_weights_exit_3_with_offline_instructions(
     data = str(tmp_path / "d")
     code, _, err = run_cli("index", str(photos), "--data-dir", data, "--model", "ts/clip-vit-b-p32")
     assert code == cli.EXIT_MODEL
-    assert "photoseek: error: Could not download the weights for `ts/clip-vit-b-p32`" in err
-    assert "offline" in err and "model_path" in err and "Traceback" not in err
+    assert "photoseek: error: cannot download the weights of `ts/clip-vit-b-p32`" in err
+    # The offline route: one address to fetch elsewhere, and the command that installs the file here.
+    assert "http://127.0.0.1:9/timm/" in err and "photoseek model install open_clip_model.safetensors" in err
+    assert "Traceback" not in err
     # Nothing half-made is left behind.
     _, listing, _ = run_cli("collections", "--json", "--data-dir", data)
     assert json.loads(listing) == []
@@ -238,7 +225,7 @@ def test_search_by_broken_image_is_a_clean_error(library: dict) -> None:
     ("argv", "message"),
     [
         (["search", "cats", "-c", "nope"], "Collection `nope` not found."),
-        (["similar", "no-such-id"], "Document id referenced in vector query is not found."),
+        (["similar", "no-such-id"], "no photo with the id `no-such-id` in collection `Photos`"),
         (["search"], "give either search text or --image FILE"),
         (["search", "   "], "the search text is empty"),
         (["search", "--image", "/no/such/picture.png"], "/no/such/picture.png"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 
 class TypesenseError(Exception):
     """An error a Typesense server would answer with ``{"message": ...}`` and an HTTP status."""
@@ -42,6 +45,11 @@ class ModelUnavailable(TypesenseError):
     """The model's weights are not on this machine and cannot be fetched (offline, cancelled, bad file)."""
 
     code = 400
+    model_name: str | None = None  # the model whose weights are missing, where known
+    # Set when a download failed: where the weights come from, where they go, and why each source failed.
+    download_url: str | None = None
+    install_path: Path | None = None
+    reasons: Sequence[str] = ()
 
 
 class WrongThread(TypesenseError):

@@ -71,11 +71,17 @@ def download(
             reasons.append(str(exc))
             log.info("weights download from %s failed: %s", source.url, exc)
     first = sources[0]
-    raise ModelUnavailable(
+    failure = ModelUnavailable(
         f"Could not download the weights for `{spec.name}` ({'; '.join(reasons)}). To install them offline, "
         f"download {first.url} on another machine and set model_config.model_path to the file, "
         f"or copy it to {first.path}."
     )
+    # The parts, for front ends that say this more briefly than a library's one long sentence.
+    failure.model_name = spec.name
+    failure.download_url = first.url
+    failure.install_path = first.path
+    failure.reasons = reasons
+    raise failure
 
 
 def _drop_bad_earlier_download(path: Path) -> bool:

@@ -101,6 +101,14 @@ def create_application(argv: list[str]) -> QApplication:
     return app
 
 
+def configure_logging() -> None:
+    """Photoseek's own notes at INFO; other libraries' (open_clip announces every model it loads) only
+    when something is wrong."""
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("app").setLevel(logging.INFO)
+
+
 def run_gui(argv: list[str] | None = None, open_paths: list[str] | None = None) -> int:
     """Open the main window and run until it is closed; returns the exit status.
 
@@ -109,7 +117,7 @@ def run_gui(argv: list[str] | None = None, open_paths: list[str] | None = None) 
     argv = list(sys.argv if argv is None else argv)
     if not argv:
         argv = ["photoseek"]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    configure_logging()
     app = create_application(argv)
     from app.gui.main_window import MainWindow  # after QApplication: widgets need it
 

@@ -47,7 +47,7 @@ def install_weights_file(
     from app.engine import models
     from app.engine.embedder import clear_embedder_cache
     from app.engine.errors import ModelUnavailable
-    from app.engine.weights_check import check_weights_file
+    from app.engine.weights_check import WeightsFileError, check_weights_file
 
     spec = models.resolve_model({"model_name": model_name})
     suffix = source.suffix.lower()
@@ -68,7 +68,11 @@ def install_weights_file(
                     raise ModelUnavailable("Copying the weights file was cancelled.")
                 dst.write(chunk)
         # Checked before it replaces anything: a refused file never costs the user a working one.
-        check = check_weights_file(spec, partial)
+        try:
+            check = check_weights_file(spec, partial)
+        except WeightsFileError as exc:
+            # Said of the user's file: the temporary copy that was checked is gone by the time this is read.
+            raise WeightsFileError(exc.message.replace(f"`{partial}`", f"`{source}`"), exc.problem) from None
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)

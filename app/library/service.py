@@ -170,7 +170,7 @@ class LibraryService:
             yield
         except ModelUnavailable as exc:
             if model:
-                exc.model_name = model  # type: ignore[attr-defined]  # read by problem_from_exception
+                exc.model_name = model  # read by problem_from_exception
                 self.on_event(ModelStateChanged("missing", model))
             raise
         if first and model:
@@ -348,7 +348,7 @@ class DownloadJob(Job[WeightsInstalled]):
         try:
             self._fetch()
         except ModelUnavailable as exc:
-            exc.model_name = self.model_name  # type: ignore[attr-defined]  # read by problem_from_exception
+            exc.model_name = self.model_name  # read by problem_from_exception
             raise
         return True
 
