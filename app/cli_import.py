@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from app import cli_output
@@ -19,7 +20,11 @@ IMPORT_ACTIONS = ("create", "upsert", "update", "emplace")
 OPTIONAL_WHEN_IMPORTED = ("name", "path")
 
 
-def add_import_command(add, collection: argparse.ArgumentParser, creating: argparse.ArgumentParser) -> None:
+def add_import_command(
+    add: Callable[..., argparse.ArgumentParser],
+    collection: argparse.ArgumentParser,
+    creating: argparse.ArgumentParser,
+) -> None:
     """Register ``photoseek import`` with ``add(name, handler, help, *parents)`` from ``app.cli``."""
     p = add("import", cmd_import, "import Typesense JSONL documents; exits 1 if any line fails",
             collection, creating)
@@ -31,7 +36,7 @@ def add_import_command(add, collection: argparse.ArgumentParser, creating: argpa
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from app.cli import (
+    from app.cli_common import (
         EXIT_INTERRUPTED,
         EXIT_OK,
         EXIT_SOME_FAILED,
@@ -55,6 +60,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CliError(f"{source} has no documents (it is empty)")
     schema = read_schema(args.schema) if args.schema else None
     with open_engine(args) as engine:
+        if schema is not None and args.collection in engine.collections:
+            raise CliError(f"collection `{args.collection}` exists already: --schema only shapes a new "
+                           "collection (leave it out, or choose another --collection)")
         if schema is None and args.collection not in engine.collections:
             schema = import_schema(args)
         created = ensure_collection(engine, args, schema)
@@ -93,7 +101,7 @@ def import_schema(args: argparse.Namespace) -> dict:
 
 
 def read_schema(path: str) -> dict:
-    from app.cli import CliError
+    from app.cli_common import CliError
 
     try:
         schema = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))

@@ -67,7 +67,7 @@ def format_scans(reports: list[dict]) -> str:
 
 
 def cmd_folders(args: argparse.Namespace) -> int:
-    from app.cli import (
+    from app.cli_common import (
         EXIT_INTERRUPTED,
         EXIT_OK,
         EXIT_SOME_FAILED,
@@ -127,7 +127,7 @@ def format_groups(groups: list[dict]) -> str:
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
-    from app.cli import EXIT_OK, CliError, open_engine
+    from app.cli_common import EXIT_OK, CliError, open_engine
 
     with open_engine(args) as engine:
         if args.collection not in engine.collections:

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 MODEL_ACTIONS = ("status", "download", "install")
 
 
-def add_model_command(add, collection: argparse.ArgumentParser) -> None:
+def add_model_command(
+    add: Callable[..., argparse.ArgumentParser], collection: argparse.ArgumentParser
+) -> None:
     """Register ``photoseek model`` with ``add(name, handler, help, *parents)`` from ``app.cli``."""
     p = add("model", cmd_model,
             "the library's CLIP model: status (default), download its weights, or install a weights file",
@@ -26,7 +30,7 @@ def add_model_command(add, collection: argparse.ArgumentParser) -> None:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
-    from app.cli import EXIT_MODEL, EXIT_OK, CliError, ensure_models
+    from app.cli_common import EXIT_MODEL, EXIT_OK, CliError, ensure_models
 
     if args.action == "install" and not args.file:
         raise CliError("install needs the weights file: photoseek model install FILE")
@@ -39,19 +43,22 @@ def cmd_model(args: argparse.Namespace) -> int:
         from app.library.model_files import install_weights_file
 
         source = Path(args.file).expanduser()
+        if source.is_dir():
+            raise CliError(f"{args.file} is a folder: give the weights file itself (e.g. "
+                           "open_clip_model.safetensors)")
         if not source.is_file():
             raise CliError(f"no such file: {args.file}")
         installed = install_weights_file(name, source)
         print(f"Installed the weights of `{name}` ({installed.description}) as {installed.path}.")
     status = model_status(name)
     if args.action == "status":
-        print(json.dumps(status, indent=2) if args.json else format_status(status))
+        print(json.dumps(status, indent=2) if args.json else format_status(status, named=bool(args.model)))
     return EXIT_OK if status["ready"] else EXIT_MODEL
 
 
 def library_model(args: argparse.Namespace) -> str:
     """The model of the collection the command is about; the default model for a library without one."""
-    from app.cli import open_engine
+    from app.cli_common import open_engine
     from app.library.model_files import model_of
     from app.resources import default_model
 
@@ -61,9 +68,9 @@ def library_model(args: argparse.Namespace) -> str:
     return default_model()
 
 
-def model_status(name: str) -> dict:
+def model_status(name: str) -> dict[str, Any]:
     """Whether ``name``'s weights are on this computer, where, and where they would be downloaded from."""
-    from app.cli import CliError
+    from app.cli_common import CliError
     from app.engine import models
 
     try:
@@ -83,16 +90,19 @@ def model_status(name: str) -> dict:
     }
 
 
-def format_status(status: dict) -> str:
+def format_status(status: dict[str, Any], *, named: bool = False) -> str:
+    """The status as sentences; ``named``: the model was chosen with --model, so the install hint names it
+    too (without --model, install picks the library's model, which may be another)."""
     if status["ready"]:
         return f"Model {status['model']}: ready (weights in {status['weights']})."
     lines = [f"Model {status['model']}: its weights are not on this computer yet."]
     if status["download_url"]:
         file_name = status["download_url"].rsplit("/", 1)[-1]
+        model_option = f"--model {status['model']} " if named else ""
         lines += [
             "  With internet: photoseek model download (or the first photoseek index downloads them).",
             "  Without: download this file on a computer that has internet:",
             f"    {status['download_url']}",
-            f"  then copy it here and run: photoseek model install {file_name}",
+            f"  then copy it here and run: photoseek model install {model_option}{file_name}",
         ]
     return "\n".join(lines)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from app.engine.errors import ModelUnavailable
 
 # A terminal gets a redraw at most this often; more would only burn the CPU the import needs.
 TTY_REFRESH_S = 0.1
@@ -233,23 +236,27 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def model_unavailable_text(error: Any, *, verbose: bool = False) -> str:
+def model_unavailable_text(error: ModelUnavailable, *, verbose: bool = False) -> str:
     """What the command line says when a model's weights are missing: after a failed download, the reason
     in a few words and the offline route (one address, then `photoseek model install`); the library's
-    long sentence otherwise. ``error`` is an app.engine.errors.ModelUnavailable."""
-    url = getattr(error, "download_url", None)
+    long sentence otherwise."""
+    from app.resources import default_model
+
+    url = error.download_url
     if not url:
-        return str(error.message)
-    reasons = list(getattr(error, "reasons", ()))
+        return error.message
+    reasons = list(error.reasons)
     # Each reason is "URL: why"; offline, every source fails for the same why.
     whys = list(dict.fromkeys(reason.split(": ", 1)[-1] for reason in reasons)) or ["unknown reason"]
     name = url.rsplit("/", 1)[-1]
-    model = getattr(error, "model_name", None)
+    model = error.model_name
+    # Without --model, `model install` picks the library's model: usually the default one.
+    model_option = f"--model {model} " if model and model != default_model() else ""
     lines = [
         f"cannot download the weights of {f'`{model}`' if model else 'the model'}: {'; '.join(whys)}.",
         "  Without internet here, download this file on a computer that has it:",
         f"    {url}",
-        f"  then copy it here and run: photoseek model install {name}",
+        f"  then copy it here and run: photoseek model install {model_option}{name}",
     ]
     if verbose:
         lines += ["  Every address tried:", *(f"    {reason}" for reason in reasons)]

@@ -3,9 +3,9 @@
 On Linux, Qt's xcb platform aborts the whole process (exit status 134, a core dump on some systems) when
 there is no X display, when the display refuses the connection, or when a library the xcb plugin needs is
 not installed. A user who typed ``photoseek`` over SSH or on a server deserves a sentence instead, and a
-documented exit status. Only the xcb route is checked: Wayland, macOS, Windows and an explicit
-``QT_QPA_PLATFORM`` (offscreen, vnc, ...) are left to Qt, which handles them without aborting or where we
-cannot tell better than Qt.
+documented exit status. The routes Qt takes on Linux are checked, Wayland (does the compositor answer?)
+and X11 (is a display named, do the xcb plugin's libraries load, does the server accept us?), in Qt's
+order; macOS, Windows and other explicit ``QT_QPA_PLATFORM`` values (offscreen, vnc, ...) are left to Qt.
 
 Qt-free on purpose: importing PySide6 is what this must come before.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import socket
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,11 +30,39 @@ def display_problem(environ: Mapping[str, str] | None = None, platform: str | No
         return None
     requested = env.get("QT_QPA_PLATFORM", "").strip()
     if requested:
-        # "xcb", "xcb:option", or a fallback list "wayland;xcb": only a plain xcb request is ours to check.
-        if requested.split(";")[0].split(":")[0] != "xcb" or ";" in requested:
+        # "xcb", "xcb:option", or a list Qt tries in order, "wayland;xcb".
+        tried = [name.split(":")[0].strip() for name in requested.split(";") if name.strip()]
+    else:
+        # What Qt does by itself on Linux: Wayland when a compositor is named, then X.
+        tried = ["wayland", "xcb"] if env.get("WAYLAND_DISPLAY") else ["xcb"]
+    if any(name not in ("wayland", "xcb") for name in tried):
+        return None  # offscreen, vnc, eglfs, ...: the user chose, and Qt reports on those by itself
+    problem = None
+    for name in tried:
+        problem = wayland_problem(env) if name == "wayland" else x11_problem(env)
+        if problem is None:
             return None
-    elif env.get("WAYLAND_DISPLAY"):
-        return None  # Qt tries Wayland first there, and falls back to X by itself
+    return problem
+
+
+def wayland_problem(env: Mapping[str, str]) -> str | None:
+    """Whether the Wayland compositor named by WAYLAND_DISPLAY answers (a stale name, left over from
+    another session or carried through sudo, names a socket nobody listens on)."""
+    display = env.get("WAYLAND_DISPLAY", "").strip()
+    if not display:
+        return f"no display found (WAYLAND_DISPLAY is not set), so the window cannot open; {CLI_HINT}"
+    path = display if display.startswith("/") else os.path.join(env.get("XDG_RUNTIME_DIR", ""), display)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(path)
+        except OSError:
+            return f"cannot connect to the Wayland display {display}; {CLI_HINT}"
+    return None
+
+
+def x11_problem(env: Mapping[str, str]) -> str | None:
+    """Why Qt's X11 route (xcb) would abort: no display named, the plugin's libraries, the server."""
     display = env.get("DISPLAY", "").strip()
     if not display:
         return f"no display found (DISPLAY is not set), so the window cannot open; {CLI_HINT}"

@@ -149,7 +149,9 @@ def test_missing_model_weights_exit_3_with_offline_instructions(
     assert code == cli.EXIT_MODEL
     assert "photoseek: error: cannot download the weights of `ts/clip-vit-b-p32`" in err
     # The offline route: one address to fetch elsewhere, and the command that installs the file here.
-    assert "http://127.0.0.1:9/timm/" in err and "photoseek model install open_clip_model.safetensors" in err
+    assert "http://127.0.0.1:9/timm/" in err
+    # Not the default model here (the tests' default is the tiny one), so the line names it.
+    assert "photoseek model install --model ts/clip-vit-b-p32 open_clip_model.safetensors" in err
     assert "Traceback" not in err
     # Nothing half-made is left behind.
     _, listing, _ = run_cli("collections", "--json", "--data-dir", data)

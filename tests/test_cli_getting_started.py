@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +92,17 @@ def test_import_with_a_schema_file(tmp_path: Path) -> None:
     (made,) = json.loads(run_cli("collections", "--json", "--data-dir", data)[1])
     assert made["name"] == "rings" and made["fields"][0]["name"] == "title"
 
+    # --schema shapes a new collection only: given for one that exists, it is refused, not ignored.
+    code, _, err = run_cli("import", str(tmp_path / "docs.jsonl"), "-c", "rings",
+                           "--schema", str(tmp_path / "schema.json"), "--data-dir", data)
+    assert code == cli.EXIT_USAGE and "collection `rings` exists already" in err
+
+    # A schema the engine cannot take is the engine's clear error, not a traceback.
+    (tmp_path / "odd.json").write_text(json.dumps({"fields": 3}))
+    code, _, err = run_cli("import", str(tmp_path / "docs.jsonl"), "-c", "odd",
+                           "--schema", str(tmp_path / "odd.json"), "--data-dir", data)
+    assert code == cli.EXIT_USAGE and "Traceback" not in err and err.startswith("photoseek: error: ")
+
     (tmp_path / "broken.json").write_text("{not json")
     code, _, err = run_cli("import", str(tmp_path / "docs.jsonl"), "-c", "other",
                            "--schema", str(tmp_path / "broken.json"), "--data-dir", data)
@@ -129,6 +141,13 @@ def test_similar_takes_a_photo_path_and_names_an_unknown_id(indexed: dict, tmp_p
     code, _, err = run_cli("similar", "no-such-id", "--data-dir", indexed["data"])
     assert code == cli.EXIT_USAGE and "no photo with the id `no-such-id` in collection `Photos`" in err
 
+    # A photo whose file has gone since it was indexed is still found by its path.
+    moved = sorted(indexed["photos"].glob("blue_square*"))[0]
+    moved.rename(tmp_path / "moved away.jpg")
+    code, out, err = run_cli("similar", str(moved), "--data-dir", indexed["data"])
+    assert code == 0, err
+    assert "blue_square" in Path(table_rows(out)[0][3]).name
+
     elsewhere = tmp_path / "elsewhere.png"
     elsewhere.write_bytes(encode_image(draw_shape("red", "circle"), "PNG"))
     code, _, err = run_cli("similar", str(elsewhere), "--data-dir", indexed["data"])
@@ -146,6 +165,7 @@ def test_similar_takes_a_photo_path_and_names_an_unknown_id(indexed: dict, tmp_p
         (["similar", "nope"], cli.EXIT_USAGE, "no photo with the id `nope` in collection `Photos`"),
         (["search", "x", "-c", "nope"], cli.EXIT_USAGE, "Collection `nope` not found."),
         (["index", "/no/such/folder"], cli.EXIT_USAGE, "no such file or folder: /no/such/folder"),
+        (["search", "--bogus"], cli.EXIT_USAGE, "unrecognized arguments: --bogus"),
     ],
 )
 def test_json_errors_are_typesense_shaped_on_stderr_with_the_same_exit_codes(
@@ -170,7 +190,8 @@ def test_model_status_and_the_offline_route(tmp_path: Path) -> None:
     code, out, _ = run_cli("model", "--model", "ts/clip-vit-b-p32", "--data-dir", data)
     assert code == cli.EXIT_MODEL
     assert "its weights are not on this computer yet" in out
-    assert "photoseek model install open_clip_model.safetensors" in out
+    # Chosen with --model, so the install line names it too (without, install takes the library's model).
+    assert "photoseek model install --model ts/clip-vit-b-p32 open_clip_model.safetensors" in out
     status = json.loads(run_cli("model", "--model", "ts/clip-vit-b-p32", "--json", "--data-dir", data)[1])
     assert status["ready"] is False and status["download_url"].endswith("/open_clip_model.safetensors")
 
@@ -181,6 +202,13 @@ def test_model_status_and_the_offline_route(tmp_path: Path) -> None:
     assert code == cli.EXIT_MODEL and f"`{junk}`" in err and ".copying" not in err
     assert not Path(status["weights"]).exists()
     assert run_cli("model", "install", "--data-dir", data)[0] == cli.EXIT_USAGE
+    code, _, err = run_cli("model", "install", str(tmp_path), "--data-dir", data)
+    assert code == cli.EXIT_USAGE and "is a folder: give the weights file itself" in err
+
+
+def test_an_abbreviated_json_flag_still_gets_json_errors(tmp_path: Path) -> None:
+    code, _, err = run_cli("search", "--js", "--bogus", "--data-dir", str(tmp_path / "d"))
+    assert code == cli.EXIT_USAGE and last_json_line(err) == {"message": "unrecognized arguments: --bogus"}
 
 
 # --------------------------------------------------------------------------------------------- no display
@@ -207,11 +235,24 @@ def test_the_window_without_a_display_says_so_and_exits_4() -> None:
     assert proc.returncode == 4 and "cannot connect to the display :4093" in proc.stderr
 
 
-def test_only_the_xcb_route_is_checked() -> None:
+def test_the_routes_qt_takes_are_checked_in_its_order(tmp_path: Path) -> None:
     assert display_problem({}, "linux") is not None
     assert display_problem({}, "darwin") is None and display_problem({}, "win32") is None
     assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
-    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+
+    # A Wayland name left over from another session (or carried through sudo): nobody listens there, so
+    # Qt would fall back to X, and without a DISPLAY abort. Said instead.
+    stale = {"WAYLAND_DISPLAY": "wayland-9", "XDG_RUNTIME_DIR": str(tmp_path)}
+    assert "DISPLAY is not set" in (display_problem(stale, "linux") or "")
+    only_wayland = {**stale, "QT_QPA_PLATFORM": "wayland"}
+    assert "cannot connect to the Wayland display wayland-9" in (display_problem(only_wayland, "linux") or "")
+
+    # A compositor that answers: the window can open.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as compositor:
+        compositor.bind(str(tmp_path / "wayland-9"))
+        compositor.listen(1)
+        assert display_problem(stale, "linux") is None
+        assert display_problem({**stale, "QT_QPA_PLATFORM": "wayland;xcb"}, "linux") is None
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler to build a plugin stand-in")

@@ -8,7 +8,7 @@ Every fenced code block in the README is preceded by a marker saying what this c
     <!-- readme-check: install -->   shell lines run in order in a fresh folder: clone, venv, pip install
     <!-- readme-check: tests -->     the test command, run inside that clone and venv (the whole suite)
     <!-- readme-check: commands -->  shell lines run one by one, each output checked against EXPECTED
-    <!-- readme-check: python (why a word is swapped) -->   the snippet, run by the venv's Python
+    <!-- readme-check: python -->    the snippet, run by the venv's Python, its output checked
     <!-- readme-check: skip (why) -->   not run: it needs a display, the network, root, ...
 
 Shell lines run one at a time in bash, each starting in the working folder and environment the line
@@ -28,6 +28,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -40,12 +41,12 @@ REPO = Path(__file__).resolve().parent.parent
 CLONE_URL = "https://github.com/photoseek/photoseek.git"
 MARKER = re.compile(r"^<!-- readme-check: (install|tests|commands|python|skip)(?: \((.+)\))? -->$")
 KINDS_RUN_AS_SHELL = ("install", "tests", "commands")
-# The README's library snippet uses the default model, which needs the network the first time.
-PYTHON_SWAPS = {'"ts/clip-vit-b-p32"': '"photoseek/tiny-shapes"'}
-# Nothing that belongs to the machine's own session may leak into the newcomer's terminal.
-DROPPED_ENV = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "VIRTUAL_ENV", "PYTHONPATH",
-               "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")
-DROPPED_ENV_PREFIXES = ("PHOTOSEEK_",)
+TIMED_OUT = -9  # the exit status recorded for a command stopped at its time limit
+# The newcomer's terminal starts from these variables of the machine's and nothing else: no display, no
+# Photoseek settings, no package-index or library-path tweaks that a user would not have. (pip still reads
+# the machine's pip.conf, as it would for anyone on that machine.)
+KEPT_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR", "USER", "LOGNAME", "SHELL", "TZ",
+            "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ def readme_blocks(text: str) -> list[Block]:
             i += 1
             continue
         start = i + 1
-        end = next(j for j in range(start, len(lines)) if lines[j].strip() == "```")
+        end = next((j for j in range(start, len(lines)) if lines[j].strip() == "```"), None)
+        if end is None:
+            raise ValueError(f"README line {i + 1}: a ``` block that never ends")
         marker = MARKER.match(lines[i - 1].strip()) if i else None
         kind, note = (marker.group(1), marker.group(2)) if marker else ("", None)
         blocks.append(Block(kind, note, fence[3:].strip(), "\n".join(lines[start:end]), start + 1))
@@ -202,20 +205,27 @@ class Terminal:
         state = Path(tempfile.mkstemp(prefix="readme-state-")[1])
         # The state goes to a file, not stdout: the command's own output must stay exactly its own.
         script = (f"{command}\nstatus=$?\n{{ pwd; env -0; }} > {state}\nexit $status\n")
-        proc = subprocess.run(["bash", "-c", script], cwd=self.cwd, env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
+        # A session of its own, so that a command that hangs is stopped with everything it started.
+        proc = subprocess.Popen(["bash", "-c", script], cwd=self.cwd, env=self.env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            state.unlink()
+            return Ran(command, TIMED_OUT, out, err + f"\n(stopped after {timeout:.0f} s)")
         saved = state.read_text()
         state.unlink()
         if saved:
             cwd, _, environ = saved.partition("\n")
             self.cwd = Path(cwd)
             self.env = dict(item.split("=", 1) for item in environ.split("\0") if "=" in item)
-        return Ran(command, proc.returncode, proc.stdout, proc.stderr)
+        return Ran(command, proc.returncode, out, err)
 
 
 def clean_environment(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in DROPPED_ENV and not k.startswith(DROPPED_ENV_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
     if "VIRTUAL_ENV" in os.environ:  # started from a venv: its bin must not shadow the README's python3
         bin_dir = str(Path(os.environ["VIRTUAL_ENV"]) / "bin")
         env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != bin_dir)
@@ -249,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-tests", action="store_true", help="do not run the README's test command")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temporary folder)")
     args = parser.parse_args(argv)
-    blocks = readme_blocks((REPO / "README.md").read_text(encoding="utf-8"))
+    try:
+        blocks = readme_blocks((REPO / "README.md").read_text(encoding="utf-8"))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     problems = readme_problems(blocks)
     if problems:
         print("\n".join(problems), file=sys.stderr)
@@ -282,11 +296,8 @@ def run_block(block: Block, terminal: Terminal, home: Path, skip_tests: bool) ->
         say(f"README line {block.line}: not run ({block.note or '--skip-tests'})")
         return []
     if block.kind == "python":
-        code = block.code
-        for old, new in PYTHON_SWAPS.items():
-            code = code.replace(old, new)
-        say(f"README line {block.line}: the Python snippet ({block.note})")
-        ran = terminal.run(f"python3 - <<'PY'\n{code}\nPY", timeout=600)
+        say(f"README line {block.line}: the Python snippet")
+        ran = terminal.run(f"python3 - <<'PY'\n{block.code}\nPY", timeout=600)
         if ran.code != 0 or ran.out != PYTHON_EXPECTED:
             return [f"README line {block.line}: the Python snippet printed {ran.out!r} (exit {ran.code}), "
                     f"wanted {PYTHON_EXPECTED!r}\n{ran.err}"]
