@@ -9,9 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 VENV=${PHOTOSEEK_BUILD_VENV:-build/pkgvenv}
-VENV=$(cd "$(dirname "$VENV")" && pwd)/$(basename "$VENV")
+# Absolute, because PyInstaller runs from build/pyinstaller. Made by string, not by `cd`: on a fresh clone
+# build/ does not exist yet, and the venv is created below.
+case "$VENV" in /*) ;; *) VENV=$REPO/$VENV ;; esac
 export PHOTOSEEK_TINY_MODEL_DIR=${PHOTOSEEK_TINY_MODEL_DIR:-$REPO/tests/models/tiny-shapes}
-[ -x "$VENV/bin/python" ] || bash packaging/build-env.sh
+[ -x "$VENV/bin/python" ] || PHOTOSEEK_BUILD_VENV=$VENV bash packaging/build-env.sh
 
 started=$(date +%s)
 rm -rf build/wheel
