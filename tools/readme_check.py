@@ -201,20 +201,24 @@ class Terminal:
     def __init__(self, cwd: Path, env: dict[str, str]) -> None:
         self.cwd, self.env = cwd, env
 
-    def run(self, command: str, timeout: float) -> Ran:
+    def run(self, command: str, timeout: float, *, stream: bool = False) -> Ran:
+        """Run one line; ``stream`` passes its output straight to this script's stderr (a long install
+        or the test suite shows its progress in the CI log) instead of capturing it for a check."""
         state = Path(tempfile.mkstemp(prefix="readme-state-")[1])
         # The state goes to a file, not stdout: the command's own output must stay exactly its own.
         script = (f"{command}\nstatus=$?\n{{ pwd; env -0; }} > {state}\nexit $status\n")
+        output = sys.stderr if stream else subprocess.PIPE
         # A session of its own, so that a command that hangs is stopped with everything it started.
         proc = subprocess.Popen(["bash", "-c", script], cwd=self.cwd, env=self.env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                                stdout=output, stderr=output, start_new_session=True)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
             state.unlink()
-            return Ran(command, TIMED_OUT, out, err + f"\n(stopped after {timeout:.0f} s)")
+            return Ran(command, TIMED_OUT, out or "", (err or "") + f"\n(stopped after {timeout:.0f} s)")
+        out, err = out or "", err or ""
         saved = state.read_text()
         state.unlink()
         if saved:
@@ -311,7 +315,7 @@ def run_block(block: Block, terminal: Terminal, home: Path, skip_tests: bool) ->
         timeout = 3600 if block.kind != "commands" else 600
         # This checkout stands in for GitHub, cloned into the folder GitHub's name would give.
         ran = terminal.run(command.replace(CLONE_URL, f"{REPO} {CLONE_URL.rsplit('/', 1)[-1][:-4]}"),
-                           timeout=timeout)
+                           timeout=timeout, stream=block.kind == "tests")
         problem = EXPECTED[command](ran, home)
         took = time.monotonic() - line_started
         say(f"  exit {ran.code} in {took:.0f} s" + (f": {problem}" if problem else ""))
