@@ -19,6 +19,7 @@ from app.resources import default_model
 
 if TYPE_CHECKING:
     from app.engine import Engine
+    from app.engine.models import ModelSpec
 
 T = TypeVar("T")
 
@@ -46,7 +47,6 @@ class CliError(Exception):
     def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
 
 
 @contextmanager
@@ -122,14 +122,21 @@ def ensure_models(model_configs: list[dict]) -> None:
     from app.engine import models
 
     for config in model_configs:
-        try:
-            spec = models.resolve_model(config)
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
+        spec = resolved_model(config)
         if spec.pretrained is None or spec.model_path is not None or models.weights_available(spec):
             continue  # local models report their own missing files when loaded
         print(f"First use of the model `{spec.name}`: downloading its weights.", file=sys.stderr)
         run_with_progress(partial(models.download_weights, spec), "Downloading", "MB", unit=1e6)
+
+
+def resolved_model(model_config: dict) -> ModelSpec:
+    """The model a config names; an unknown name is the user's error (exit 2), said as the engine says it."""
+    from app.engine import models
+
+    try:
+        return models.resolve_model(model_config)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def run_with_progress(

@@ -14,6 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app import cli_output
+from app.cli_common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    CliError,
+    ensure_collection,
+    open_engine,
+    run_with_progress,
+)
 
 IMPORT_ACTIONS = ("create", "upsert", "update", "emplace")
 # Fields of the default photo schema that documents brought from elsewhere may leave out.
@@ -36,16 +45,6 @@ def add_import_command(
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from app.cli_common import (
-        EXIT_INTERRUPTED,
-        EXIT_OK,
-        EXIT_SOME_FAILED,
-        CliError,
-        ensure_collection,
-        open_engine,
-        run_with_progress,
-    )
-
     from_stdin = args.file == "-"
     source = "standard input" if from_stdin else args.file
     try:
@@ -101,8 +100,6 @@ def import_schema(args: argparse.Namespace) -> dict:
 
 
 def read_schema(path: str) -> dict:
-    from app.cli_common import CliError
-
     try:
         schema = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

@@ -10,6 +10,15 @@ from functools import partial
 from pathlib import Path
 
 from app import cli_output
+from app.cli_common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    CliError,
+    ensure_collection,
+    open_engine,
+    run_with_progress,
+)
 
 FOLDER_ACTIONS = ("list", "add", "remove", "rescan")
 
@@ -67,16 +76,6 @@ def format_scans(reports: list[dict]) -> str:
 
 
 def cmd_folders(args: argparse.Namespace) -> int:
-    from app.cli_common import (
-        EXIT_INTERRUPTED,
-        EXIT_OK,
-        EXIT_SOME_FAILED,
-        CliError,
-        ensure_collection,
-        open_engine,
-        run_with_progress,
-    )
-
     if args.action in ("add", "remove") and not args.paths:
         raise CliError(f"`folders {args.action}` needs at least one folder")
     with open_engine(args) as engine:
@@ -127,8 +126,6 @@ def format_groups(groups: list[dict]) -> str:
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
-    from app.cli_common import EXIT_OK, CliError, open_engine
-
     with open_engine(args) as engine:
         if args.collection not in engine.collections:
             raise CliError(f"there is no collection `{args.collection}`")

@@ -10,6 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app import cli_output
+from app.cli_common import EXIT_MODEL, EXIT_OK, CliError, ensure_models, open_engine, resolved_model
+
 MODEL_ACTIONS = ("status", "download", "install")
 
 
@@ -30,8 +33,6 @@ def add_model_command(
 
 
 def cmd_model(args: argparse.Namespace) -> int:
-    from app.cli_common import EXIT_MODEL, EXIT_OK, CliError, ensure_models
-
     if args.action == "install" and not args.file:
         raise CliError("install needs the weights file: photoseek model install FILE")
     if args.action != "install" and args.file:
@@ -58,7 +59,6 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 def library_model(args: argparse.Namespace) -> str:
     """The model of the collection the command is about; the default model for a library without one."""
-    from app.cli_common import open_engine
     from app.library.model_files import model_of
     from app.resources import default_model
 
@@ -70,13 +70,9 @@ def library_model(args: argparse.Namespace) -> str:
 
 def model_status(name: str) -> dict[str, Any]:
     """Whether ``name``'s weights are on this computer, where, and where they would be downloaded from."""
-    from app.cli_common import CliError
     from app.engine import models
 
-    try:
-        spec = models.resolve_model({"model_name": name})
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    spec = resolved_model({"model_name": name})
     if spec.pretrained is None:  # a model folder on disk (the tiny test model): nothing to download
         return {"model": name, "ready": True, "weights": str(spec.local_dir or spec.model_path),
                 "download_url": None}
@@ -97,12 +93,7 @@ def format_status(status: dict[str, Any], *, named: bool = False) -> str:
         return f"Model {status['model']}: ready (weights in {status['weights']})."
     lines = [f"Model {status['model']}: its weights are not on this computer yet."]
     if status["download_url"]:
-        file_name = status["download_url"].rsplit("/", 1)[-1]
         model_option = f"--model {status['model']} " if named else ""
-        lines += [
-            "  With internet: photoseek model download (or the first photoseek index downloads them).",
-            "  Without: download this file on a computer that has internet:",
-            f"    {status['download_url']}",
-            f"  then copy it here and run: photoseek model install {model_option}{file_name}",
-        ]
+        lines.append("  With internet: photoseek model download (or the first photoseek index does it).")
+        lines += cli_output.offline_route(status["download_url"], model_option)
     return "\n".join(lines)

@@ -248,16 +248,23 @@ def model_unavailable_text(error: ModelUnavailable, *, verbose: bool = False) ->
     reasons = list(error.reasons)
     # Each reason is "URL: why"; offline, every source fails for the same why.
     whys = list(dict.fromkeys(reason.split(": ", 1)[-1] for reason in reasons)) or ["unknown reason"]
-    name = url.rsplit("/", 1)[-1]
     model = error.model_name
     # Without --model, `model install` picks the library's model: usually the default one.
     model_option = f"--model {model} " if model and model != default_model() else ""
     lines = [
         f"cannot download the weights of {f'`{model}`' if model else 'the model'}: {'; '.join(whys)}.",
-        "  Without internet here, download this file on a computer that has it:",
-        f"    {url}",
-        f"  then copy it here and run: photoseek model install {model_option}{name}",
+        *offline_route(url, model_option),
     ]
     if verbose:
         lines += ["  Every address tried:", *(f"    {reason}" for reason in reasons)]
     return "\n".join(lines)
+
+
+def offline_route(url: str, model_option: str = "") -> list[str]:
+    """How weights reach a computer without internet, as indented lines: the address to download
+    elsewhere, then the command that installs the file here (``model_option``: "--model NAME " or "")."""
+    return [
+        "  Without internet here, download this file on a computer that has it:",
+        f"    {url}",
+        f"  then copy it here and run: photoseek model install {model_option}{url.rsplit('/', 1)[-1]}",
+    ]
