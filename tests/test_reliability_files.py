@@ -48,50 +48,52 @@ def long_thin_png() -> bytes:
 # --- 2. one bad line or file fails only itself -----------------------------------------------------------
 
 
-def test_a_lone_surrogate_fails_only_its_line(engine: Engine) -> None:
-    image = shape_b64("blue", "square")
-    bad = '{"name": "broken \\ud800 name", "image": "' + image + '"}'
+def import_lines_around(engine: Engine, bad: str) -> list[dict]:
+    """JSONL with ``bad`` between two good lines; the per-line results, after checking that only the bad
+    line failed and both good ones are stored."""
     out = documents(engine).import_("\n".join([good_line("a"), bad, good_line("c", "green")]))
     results = [json.loads(line) for line in out.split("\n")]
     assert [r["success"] for r in results] == [True, False, True]
-    assert results[1]["code"] == 400 and "Unicode" in results[1]["error"]
     assert count(engine) == 2
+    return results
 
 
-def test_a_lone_surrogate_from_python_fails_only_its_document(engine: Engine) -> None:
+def import_documents_around(engine: Engine, **bad_fields: object) -> list[dict]:
+    """A Python document with ``bad_fields`` between two good ones; the results, after checking that only
+    it failed and that what came back can be sent on as JSON."""
     docs = [
         {"name": "a", "image": shape_b64("red", "circle")},
-        {"name": "b", "image": shape_b64("blue", "square"), "note": {"deep": ["\udcff"]}},
+        {"name": "b", "image": shape_b64("blue", "square"), **bad_fields},
         {"name": "c", "image": shape_b64("green", "star")},
     ]
     results = documents(engine).import_(docs, {"return_doc": True})
     assert [r["success"] for r in results] == [True, False, True]
+    json.dumps(results)
+    return results
+
+
+def test_a_lone_surrogate_fails_only_its_line(engine: Engine) -> None:
+    image = shape_b64("blue", "square")
+    results = import_lines_around(engine, '{"name": "broken \\ud800 name", "image": "' + image + '"}')
+    assert results[1]["code"] == 400 and "Unicode" in results[1]["error"]
+
+
+def test_a_lone_surrogate_from_python_fails_only_its_document(engine: Engine) -> None:
+    results = import_documents_around(engine, note={"deep": ["\udcff"]})
     assert "Unicode" in results[1]["error"] and "document" in results[1]
-    json.dumps(results)  # what came back can be sent on
 
 
 def test_a_deeply_nested_line_fails_only_itself(engine: Engine) -> None:
-    deep = '{"name": "deep", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
-    out = documents(engine).import_("\n".join([good_line("a"), deep, good_line("c", "green")]))
-    results = [json.loads(line) for line in out.split("\n")]
-    assert [r["success"] for r in results] == [True, False, True]
+    results = import_lines_around(engine, '{"name": "deep", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
     assert results[1]["code"] == 400 and "nested" in results[1]["error"]
-    assert count(engine) == 2
 
 
 def test_a_deeply_nested_python_document_fails_only_itself(engine: Engine) -> None:
     nested: list = []
     for _ in range(100_000):
         nested = [nested]
-    docs = [
-        {"name": "a", "image": shape_b64("red", "circle")},
-        {"name": "b", "image": shape_b64("blue", "square"), "x": nested},
-        {"name": "c", "image": shape_b64("green", "star")},
-    ]
-    results = documents(engine).import_(docs, {"return_doc": True})
-    assert [r["success"] for r in results] == [True, False, True]
+    results = import_documents_around(engine, x=nested)
     assert "nested" in results[1]["error"]
-    json.dumps(results)
 
 
 @pytest.mark.timeout(60)

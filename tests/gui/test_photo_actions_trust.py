@@ -51,21 +51,21 @@ def actions(qtbot, monkeypatch: pytest.MonkeyPatch):
     return acts
 
 
-def test_open_refuses_a_path_that_is_not_a_photo(actions, tmp_path: Path) -> None:
-    script = tmp_path / "run-me.desktop"
-    script.write_text("[Desktop Entry]\nExec=true\n")
-    actions.show(script)
-    actions.open.trigger()
-    assert actions.opened == []
-    assert actions.messages and "not a photo" in actions.messages[-1]
-
-
-def test_show_in_folder_refuses_a_path_that_is_not_a_photo(actions, tmp_path: Path) -> None:
-    bashrc = tmp_path / ".bashrc"
-    bashrc.write_text("alias ll='ls -l'")
-    actions.show(bashrc)
-    actions.show_in_folder.trigger()
-    assert actions.revealed == []
+@pytest.mark.parametrize(
+    ("name", "content", "action", "handed_over"),
+    [
+        ("run-me.desktop", "[Desktop Entry]\nExec=true\n", "open", "opened"),
+        (".bashrc", "alias ll='ls -l'", "show_in_folder", "revealed"),
+    ],
+)
+def test_open_and_show_in_folder_refuse_a_path_that_is_not_a_photo(
+    actions, tmp_path: Path, name: str, content: str, action: str, handed_over: str
+) -> None:
+    not_a_photo = tmp_path / name
+    not_a_photo.write_text(content)
+    actions.show(not_a_photo)
+    getattr(actions, action).trigger()
+    assert getattr(actions, handed_over) == []
     assert actions.messages and "not a photo" in actions.messages[-1]
 
 
