@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_memory import rss_mib  # benchmarks/ is on sys.path when a script runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -99,14 +100,6 @@ def run_queries(
         times.append(time.perf_counter() - t0)
         found += len(set(labels.tolist()) & set(want.tolist()))
     return found / (K * len(queries)), times
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def peak_rss_mib() -> float:

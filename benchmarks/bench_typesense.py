@@ -27,9 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app.engine import Engine
+ROOT = Path(__file__).resolve().parents[1]
 
 DIM = 512
 CLUSTERS = 500
@@ -158,6 +156,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    # Imported here, not at the top: bench_vectors.py reuses this file's data with another tree's engine.
+    from app.engine import Engine
+
     vectors, queries = clustered_vectors(args.n, args.queries, seed=1)
     allowed = np.arange(args.n) % GROUPS == 0
     truth = exact_top_k(vectors, queries, None)

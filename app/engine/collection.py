@@ -17,7 +17,9 @@ from app.engine.images import ImageError
 from app.engine.index import VectorIndex
 from app.engine.schema import Schema
 from app.engine.storage import DAMAGED, Database
-from app.engine.vector_check import vector_problem
+from app.engine.storage_schema import encode
+from app.engine.vector_check import vector_problem, vector_problems
+from app.engine.vector_search import AllowedLabels
 
 __all__ = ["SAVE_AFTER_CHANGES", "SAVE_AFTER_SECONDS", "Collection", "EngineContext"]
 
@@ -47,8 +49,8 @@ class Collection:
         # Another process (the CLI beside the app) or another Engine may write to the same library: this
         # changes when one did, and then caches and indexes catch up before they answer.
         self._seen_version = ctx.db.data_version()
-        # (filter_by text, change seq) -> matching labels newest first; see search._matching_labels.
-        self.filter_cache: dict[tuple[str, int], list[int]] = {}
+        # (filter_by text, change seq) -> the documents it matches; see search._matching_labels.
+        self.filter_cache: dict[tuple[str, int], AllowedLabels] = {}
 
     @property
     def db(self) -> Database:
@@ -185,6 +187,47 @@ class Collection:
         self._pending_index.append((label, vectors))
         return p.doc_id
 
+    def _store_alone(self, p: Prepared, action: str) -> str | Exception:
+        try:
+            with self.db.savepoint():
+                return self.store(p, action)
+        except (ObjectAlreadyExists, RequestMalformed) as exc:
+            return exc
+        except (ValueError, sqlite3.IntegrityError, sqlite3.InterfaceError) as exc:
+            return RequestMalformed(f"The document cannot be stored: {exc}.")
+
+    def _store_all_new(self, prepared: list[tuple[Prepared, str]]) -> list[str] | None:
+        """The whole batch in a few statements, when every document is new, named and storable (a fresh
+        import); None, having written nothing, when any is not: each is then written alone, and fails
+        alone, by ``store``."""
+        ids = [p.doc_id for p, _ in prepared]
+        if len(prepared) < 2 or any(action not in ("create", "upsert") for _, action in prepared):
+            return None
+        if any(doc_id is None for doc_id in ids) or len(set(ids)) != len(ids):
+            return None
+        try:
+            for fname in self.schema.vector_fields:
+                given = [p.vectors[fname] for p, _ in prepared if fname in p.vectors]
+                # One check for the batch; `store` checks each again and names the one that is wrong.
+                if given and vector_problems(np.stack(given)):
+                    return None
+            rows = [(str(p.doc_id), encode(p.body), dict(p.vectors)) for p, _ in prepared]
+        except (ValueError, TypeError, RecursionError):
+            return None
+        if self.db.existing_ids(self.id, [doc_id for doc_id, _, _ in rows]):
+            return None
+        try:
+            with self.db.savepoint():
+                labels = self.db.put_new(self.id, rows)
+        except (ValueError, sqlite3.IntegrityError, sqlite3.InterfaceError):
+            return None
+        for label, (p, _) in zip(labels, prepared, strict=True):
+            vectors: dict[str, np.ndarray | None] = dict(p.vectors)
+            for fname in self.schema.vector_fields:
+                vectors.setdefault(fname, None)
+            self._pending_index.append((label, vectors))
+        return [doc_id for doc_id, _, _ in rows]
+
     def _fresh_id(self) -> str:
         while True:
             candidate = self.db.take_doc_id(self.id)
@@ -203,14 +246,8 @@ class Collection:
         self._count = None
         try:
             with self.db.transaction():
-                for p, action in prepared:
-                    try:
-                        with self.db.savepoint():
-                            results.append(self.store(p, action))
-                    except (ObjectAlreadyExists, RequestMalformed) as exc:
-                        results.append(exc)
-                    except (ValueError, sqlite3.IntegrityError, sqlite3.InterfaceError) as exc:
-                        results.append(RequestMalformed(f"The document cannot be stored: {exc}."))
+                fast = self._store_all_new(prepared)
+                results.extend(fast if fast is not None else (self._store_alone(p, a) for p, a in prepared))
             self._indexes_follow(self._pending_index)
         finally:
             self._pending_index = []

@@ -57,15 +57,41 @@ def public_view(schema: Schema, doc: dict) -> dict:
     return {k: v for k, v in doc.items() if k not in hidden}
 
 
+def plain_vectors(schema: Schema, doc: dict) -> dict[str, np.ndarray]:
+    """The document's vector fields that hold a flat list of floats, converted once (float64).
+
+    Such a list can hold no text and no nesting, so the line check need not walk its hundreds of numbers,
+    and ``prepare`` validates it from the array. Anything else (ints, text, nesting) is left out, and
+    takes the element-by-element checks that name what is wrong.
+    """
+    found: dict[str, np.ndarray] = {}
+    for fname in schema.vector_fields:
+        value = doc.get(fname)
+        if type(value) is list and value:
+            try:
+                arr = np.asarray(value)
+            except (ValueError, TypeError):
+                continue
+            if arr.ndim == 1 and arr.dtype == np.float64:
+                found[fname] = arr
+    return found
+
+
 def prepare(
-    schema: Schema, doc: dict, *, partial: bool = False, touched: frozenset[str] | None = None
+    schema: Schema,
+    doc: dict,
+    *,
+    partial: bool = False,
+    touched: frozenset[str] | None = None,
+    arrays: dict[str, np.ndarray] | None = None,
 ) -> Prepared:
     """Validate ``doc`` against ``schema``; raise a TypesenseError naming the problem.
 
     ``partial`` is for update/emplace of an existing document: ``doc`` is then the stored document merged
     with the update, and ``touched`` the fields the update sets; embeddings are recomputed only when one
-    of their sources is touched.
+    of their sources is touched. ``arrays`` are ``plain_vectors(schema, doc)``, when the caller has them.
     """
+    arrays = arrays or {}
     doc_id = doc.get("id")
     if doc_id is not None:
         if not isinstance(doc_id, str):
@@ -88,6 +114,9 @@ def prepare(
             if value is None and fname in doc and not fdef["optional"] and fname not in embed_fields:
                 raise RequestMalformed(f"Field `{fname}` must not be null: it is not optional.")
             continue
+        arr = arrays.get(fname)
+        if arr is not None and len(arr) == fdef.get("num_dim", len(arr)) and np.isfinite(arr).all():
+            continue  # what check_value asks of a float[] (numbers, finite, num_dim of them), in one go
         check_value(fdef, value)
     # Vectors live in their own table (and the index); keeping them out of the JSON body halves its size.
     vector_fields = schema.vector_fields
@@ -103,7 +132,7 @@ def prepare(
     for fname, vector_dims in schema.vector_fields.items():
         value = doc.get(fname)
         if value is not None and fname not in unstored:
-            prepared.vectors[fname] = _as_vector(fname, value, vector_dims)
+            prepared.vectors[fname] = _as_vector(fname, arrays.get(fname, value), vector_dims)
     for spec in embed_fields.values():
         if spec.field in prepared.vectors:
             continue  # the caller supplied the embedding itself
@@ -141,7 +170,7 @@ def check_storable(body: dict) -> None:
             raise RequestMalformed("A field name is not valid Unicode.") from None
 
 
-def _as_vector(fname: str, value: list, dims: int) -> np.ndarray:
+def _as_vector(fname: str, value: list | np.ndarray, dims: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         vec = np.asarray(value, dtype=np.float32)
     if vec.shape != (dims,):

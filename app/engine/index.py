@@ -18,8 +18,9 @@ from typing import Any
 import hnswlib
 import numpy as np
 
+from app.engine.flat import FlatVectors
 from app.engine.index_file import check_index_file, checksum, fsync_dir, fsync_file, new_temp, write_atomic
-from app.engine.vector_check import VectorRejected, vector_problems
+from app.engine.index_input import check_labels, check_vectors
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ DEFAULT_EF = 128
 _MAX_OVERFETCH = 256
 
 Allowed = Callable[[int], bool] | AbstractSet[int]
+# labels -> (labels, vectors) of those the source of truth holds; see VectorIndex.vector_source.
+VectorSource = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 class VectorIndex:
@@ -51,41 +54,13 @@ class VectorIndex:
         # hnswlib's element_count includes deleted elements, so live/deleted labels are tracked here.
         self._live: set[int] = set()
         self._deleted: set[int] = set()
-
-    # ----------------------------------------------------------------- input checks
+        # Where exact searches read vectors: hnswlib's own get_items costs ~80 µs a vector.
+        self.vector_source: VectorSource | None = None
 
     def _check_vectors(self, vectors: np.ndarray, what: str) -> np.ndarray:
-        arr = np.asarray(vectors, dtype=np.float32)
-        if arr.ndim == 1:
-            arr = arr.reshape(1, -1)
-        if arr.ndim != 2:
-            raise ValueError(f"{what} must be 1-D or 2-D, got shape {arr.shape}")
-        if arr.shape[1] != self.dim:
-            raise ValueError(f"{what} has {arr.shape[1]} dimensions but the index expects {self.dim}")
-        problems = vector_problems(arr)
-        if problems:
-            row, problem = next(iter(problems.items()))
-            if not np.isfinite(arr[row]).all():
-                problem = "contains NaN or infinite values"
-            elif not np.any(arr[row]):
-                problem = "has zero norm; cosine distance is undefined for it"
-            raise VectorRejected(f"{what} row {row} {problem}" if len(arr) > 1 else f"{what} {problem}")
-        return np.ascontiguousarray(arr)
+        return check_vectors(vectors, self.dim, what)
 
-    @staticmethod
-    def _check_labels(labels: Sequence[int] | np.ndarray | int) -> np.ndarray:
-        arr = np.asarray(labels)
-        if arr.ndim == 0:
-            arr = arr.reshape(1)
-        if arr.ndim != 1:
-            raise ValueError(f"labels must be a flat sequence of integers, got shape {arr.shape}")
-        if arr.size == 0:
-            return arr.astype(np.int64)
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"labels must be integers, got dtype {arr.dtype}")
-        if (arr < 0).any():
-            raise ValueError(f"labels must be non-negative, got {int(arr.min())}")
-        return arr.astype(np.int64)
+    _check_labels = staticmethod(check_labels)
 
     # ----------------------------------------------------------------- mutation
 
@@ -293,12 +268,10 @@ class VectorIndex:
         if not candidates:
             return _empty()
         labels = np.asarray(candidates, dtype=np.int64)
-        stored = np.asarray(self._index.get_items(labels), dtype=np.float32)
-        unit = query / np.linalg.norm(query)
-        dists = np.clip(1.0 - stored @ unit, 0.0, 2.0).astype(np.float32)
-        # Ties broken by label so repeated searches give the same order.
-        order = np.lexsort((labels, dists))[:k]
-        return labels[order], dists[order]
+        found, stored = self.vector_source(labels) if self.vector_source else (labels[:0], labels[:0])
+        if len(found) != len(labels):  # no source, or it lacks some: hnswlib's copies, slow but complete
+            found, stored = labels, np.asarray(self._index.get_items(labels), dtype=np.float32)
+        return FlatVectors(found, stored).search(query, k)  # ties broken by label: a stable order
 
     # ----------------------------------------------------------------- persistence
 
@@ -384,6 +357,7 @@ class VectorIndex:
         index._index = raw
         index._live = live
         index._deleted = deleted_set
+        index.vector_source = None
         return index, sidecar["meta"]
 
     @classmethod

@@ -15,9 +15,12 @@ from app.engine.facets import parse_facet_request
 from app.engine.filter_by import parse_filter
 from app.engine.images import ImageError, decode_base64
 from app.engine.vector_query import VectorQuery, parse_vector_query
+from app.engine.vector_search import AllowedLabels, search_allowed
 
 MAX_PER_PAGE = 250
-FILTER_CACHE_SIZE = 4  # filters remembered per collection (each up to one int per document)
+# Filters remembered per collection: each up to one int per document, plus for a selective filter its
+# documents' vectors (at most flat.FLAT_MAX_BYTES each).
+FILTER_CACHE_SIZE = 4
 DEFAULT_ALPHA = 0.3
 UINT32_MAX = 2**32 - 1  # Typesense parses page, per_page and vector_query's counts as uint32
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -103,10 +106,11 @@ def search(coll: Collection, params: dict) -> dict:
             vq = VectorQuery(field=targets[0])
 
     window = page * per_page
+    make_hit = _hit_maker(coll, params)
     ranked: list[dict] | None = None  # stays None for a listing, whose facets count every match
-    allowed: set[int] | None = None
+    allowed: AllowedLabels | None = None
     if matches is not None and (vq is not None or not wildcard):
-        allowed = set(_matching_labels(coll, matches, params["filter_by"]))
+        allowed = _matching_labels(coll, matches, params["filter_by"])
     if vq is not None:
         ranked = _vector_hits(coll, vq, q, window, allowed)
         if text_fields and not wildcard:
@@ -117,23 +121,23 @@ def search(coll: Collection, params: dict) -> dict:
         chosen = ranked[(page - 1) * per_page : window]
         labels = [h["label"] for h in chosen]
         bodies = coll.db.bodies(labels)
-        hits = [_hit(coll, h["label"], bodies[h["label"]], params, h) for h in chosen if h["label"] in bodies]
+        hits = [make_hit(h["label"], bodies[h["label"]], h) for h in chosen if h["label"] in bodies]
     elif not wildcard:
         ranked = _only_allowed(_keyword_hits(coll, q, text_fields), allowed)
         found = len(ranked)
         chosen = ranked[(page - 1) * per_page : window]
         bodies = coll.db.bodies([h["label"] for h in chosen])
-        hits = [_hit(coll, h["label"], bodies[h["label"]], params, h) for h in chosen]
+        hits = [make_hit(h["label"], bodies[h["label"]], h) for h in chosen]
     elif matches is not None:
-        matched = _matching_labels(coll, matches, params["filter_by"])
+        matched = _matching_labels(coll, matches, params["filter_by"]).newest_first
         found, offset = len(matched), (page - 1) * per_page
         shown = coll.db.bodies(matched[offset : offset + per_page])
         rows = [(label, shown[label]) for label in matched[offset : offset + per_page] if label in shown]
-        hits = [_hit(coll, label, body, params, {}) for label, body in rows]
+        hits = [make_hit(label, body, {}) for label, body in rows]
     else:
         found = coll.count()
         rows = coll.db.newest(coll.id, per_page, (page - 1) * per_page)
-        hits = [_hit(coll, label, body, params, {}) for label, body in rows]
+        hits = [make_hit(label, body, {}) for label, body in rows]
     facet_counts: list[dict] = []
     if facets is not None:
         if ranked is None:
@@ -229,12 +233,15 @@ def query_vector(coll: Collection, vq: VectorQuery, q: str) -> tuple[np.ndarray,
     raise RequestMalformed("When a vector query value is empty, an `id` parameter must be present.")
 
 
-def _only_allowed(hits: list[dict], allowed: set[int] | None) -> list[dict]:
-    return hits if allowed is None else [h for h in hits if h["label"] in allowed]
+def _only_allowed(hits: list[dict], allowed: AllowedLabels | None) -> list[dict]:
+    if allowed is None:
+        return hits
+    keep = allowed.as_set()
+    return [h for h in hits if h["label"] in keep]
 
 
-def _matching_labels(coll: Collection, matches: Callable[[dict], bool], text: str) -> list[int]:
-    """Labels of the documents a filter matches, newest first.
+def _matching_labels(coll: Collection, matches: Callable[[dict], bool], text: str) -> AllowedLabels:
+    """The documents a filter matches: newest first, and as the arrays and sets the searches use.
 
     Remembered until the collection next changes: someone who set a filter then types query after query
     against it, and checking 100k documents again for each would cost about half a second every time.
@@ -242,7 +249,7 @@ def _matching_labels(coll: Collection, matches: Callable[[dict], bool], text: st
     key = (text, coll.db.current_seq())
     cached = coll.filter_cache.get(key)
     if cached is None:
-        cached = [label for label, body in coll.db.all_bodies(coll.id) if matches(body)]
+        cached = AllowedLabels([label for label, body in coll.db.all_bodies(coll.id) if matches(body)])
         while len(coll.filter_cache) >= FILTER_CACHE_SIZE:
             coll.filter_cache.pop(next(iter(coll.filter_cache)))
         coll.filter_cache[key] = cached
@@ -250,18 +257,24 @@ def _matching_labels(coll: Collection, matches: Callable[[dict], bool], text: st
 
 
 def _vector_hits(
-    coll: Collection, vq: VectorQuery, q: str, window: int, allowed: set[int] | None = None
+    coll: Collection, vq: VectorQuery, q: str, window: int, allowed: AllowedLabels | None = None
 ) -> list[dict]:
     vector, exclude = query_vector(coll, vq, q)
     idx = coll.index(vq.field)
     # A far page asks for page x per_page hits (up to 10^12): no index holds more than its own size.
     k = min(vq.k if vq.k is not None else window, len(idx))
-    if k <= 0 or (allowed is not None and not allowed):
+    if k <= 0 or (allowed is not None and not len(allowed)):
         return []
-    # Filtering inside the graph walk (not after it) keeps k hits coming back under a selective filter.
-    labels, distances = idx.search(
-        vector, k, ef=vq.ef, flat_search_cutoff=vq.flat_search_cutoff, allowed=allowed, exclude=exclude
-    )
+    if allowed is None:
+        labels, distances = idx.search(
+            vector, k, ef=vq.ef, flat_search_cutoff=vq.flat_search_cutoff, exclude=exclude
+        )
+    else:
+        dims = coll.schema.vector_fields[vq.field]
+        labels, distances = search_allowed(
+            idx, vector, k, allowed, fname=vq.field, ef=vq.ef, flat_search_cutoff=vq.flat_search_cutoff,
+            exclude=exclude, vectors_of=lambda wanted: coll.db.vectors_of(wanted, vq.field, dims),
+        )
     out = []
     for label, dist in zip(labels.tolist(), distances.tolist(), strict=True):
         if vq.distance_threshold is not None and dist > vq.distance_threshold:
@@ -317,24 +330,31 @@ def _fuse(
     return ranked
 
 
-def _hit(coll: Collection, label: int, body: dict, params: dict, info: dict) -> dict:
+def _hit_maker(coll: Collection, params: dict) -> Callable[[int, dict, dict], dict]:
+    """What turns a label and its stored body into a hit, with the request's field choices read once."""
     include = _field_list(params, "include_fields")
     exclude = set(_field_list(params, "exclude_fields"))
+    unstored = coll.schema.unstored
     wanted_vectors = [
-        f for f in coll.schema.vector_fields if f not in exclude and (not include or f in include)
+        f
+        for f in coll.schema.vector_fields
+        if f not in exclude and (not include or f in include) and f not in unstored
     ]
-    doc = dict(body)
-    for fname in wanted_vectors:
-        if fname in coll.schema.unstored:
-            continue
-        vec = coll.db.vector(label, fname)
-        if vec is not None:
-            doc[fname] = [float(x) for x in vec]
-    if include:
-        doc = {k: v for k, v in doc.items() if k in include}
-    doc = {k: v for k, v in doc.items() if k not in exclude and k not in coll.schema.unstored}
-    hit: dict[str, Any] = {"document": doc, "highlight": {}, "highlights": []}
-    for key in ("text_match", "hybrid_search_info", "vector_distance"):
-        if key in info:
-            hit[key] = info[key]
+    hidden = exclude | unstored
+
+    def hit(label: int, body: dict, info: dict) -> dict:
+        doc = dict(body)
+        for fname in wanted_vectors:
+            vec = coll.db.vector(label, fname)
+            if vec is not None:
+                doc[fname] = vec.tolist()
+        if include:
+            doc = {k: v for k, v in doc.items() if k in include}
+        doc = {k: v for k, v in doc.items() if k not in hidden}
+        out: dict[str, Any] = {"document": doc, "highlight": {}, "highlights": []}
+        for key in ("text_match", "hybrid_search_info", "vector_distance"):
+            if key in info:
+                out[key] = info[key]
+        return out
+
     return hit

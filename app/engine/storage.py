@@ -27,6 +27,7 @@ import numpy as np
 from app.engine import db_file
 from app.engine.db_file import DiskFull, LibraryBusy, StorageError
 from app.engine.errors import RequestMalformed
+from app.engine.storage_bulk import BulkRows
 from app.engine.storage_folders import FolderRows
 from app.engine.storage_schema import MIGRATIONS, SCHEMA_VERSION, encode, split_sql
 from app.engine.storage_vectors import VectorRows
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 DAMAGED = "_damaged"
 
 
-class Database(FolderRows, VectorRows):
+class Database(FolderRows, VectorRows, BulkRows):
     """Typed access to the SQLite file. All writes go through :meth:`transaction`."""
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:

@@ -53,6 +53,28 @@ class VectorRows:
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dims)
             yield labels, vectors, bad
 
+    def vectors_of(self, labels: np.ndarray, fname: str, dims: int) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, vectors) of those ``labels`` holding a well-formed ``fname`` vector, in label order:
+        what a brute-force search over a filter's documents ranks."""
+        wanted = np.unique(np.asarray(labels, dtype=np.int64)).tolist()
+        size = 4 * dims
+        found: list[int] = []
+        blobs: list[bytes] = []
+        # Chunks stay under SQLite's limit on bound variables.
+        for start in range(0, len(wanted), 900):
+            chunk = wanted[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT label, vector FROM vectors WHERE field = ? AND label IN ({marks}) ORDER BY label",
+                [fname, *chunk],
+            )
+            for label, blob in rows:
+                if isinstance(blob, bytes) and len(blob) == size:
+                    found.append(label)
+                    blobs.append(blob)
+        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(found), dims)
+        return np.asarray(found, dtype=np.int64), vectors
+
     def vector_labels(self, collection_id: int, fname: str) -> np.ndarray:
         """Labels holding a ``fname`` vector, ascending: what that field's index must hold."""
         rows = self._conn.execute(
