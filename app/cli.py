@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from app import __version__, cli_output
 from app.cli_common import (  # the exit statuses are part of this module's interface too
@@ -34,6 +34,9 @@ from app.cli_common import (  # the exit statuses are part of this module's inte
 from app.cli_search import cmd_search, cmd_similar
 from app.library.defaults import DEFAULT_COLLECTION
 from app.resources import DEFAULT_MODEL, DEFAULT_MODEL_ENV
+
+if TYPE_CHECKING:
+    from app.engine.compute import ComputeRequest
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_MODEL", "EXIT_NO_DISPLAY", "EXIT_OK", "EXIT_SOME_FAILED",
            "EXIT_USAGE", "CliError", "build_parser", "main"]
@@ -59,6 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc.message, EXIT_USAGE, as_json=as_json, prog=exc.prog)
     except SystemExit as exc:  # --help and --version: argparse already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    from app.engine import compute
+
+    try:
+        # --device wins over PHOTOSEEK_DEVICE; a bad variable is said before any work starts.
+        compute.use_request(args.device)
+        compute.effective_request()
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE, as_json=args.json)
     if args.self_test:
         from app.selftest import run_self_test
 
@@ -154,6 +165,10 @@ def _global_options(*, repeated: bool) -> argparse.ArgumentParser:
                          help="library folder (default: $PHOTOSEEK_DATA_DIR or the user data folder)")
     options.add_argument("--json", action="store_true", default=default(False),
                          help="print the engine's Typesense-format JSON instead of tables")
+    options.add_argument("--device", type=_device, metavar="WHERE", default=default(None),
+                         help="where the model runs: auto (default: the fastest path measured on this "
+                         "computer), cpu, cpu:fp32, cpu:int8, cpu:bf16, cuda, cuda:fp16, mps... "
+                         "(also $PHOTOSEEK_DEVICE)")
     options.add_argument("-v", "--verbose", action="store_true", default=default(False),
                          help="say more (e.g. list every file skipped as not an image)")
     return options
@@ -215,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_command(add, collection)
     parser.set_defaults(command_names=frozenset(sub.choices))
     return parser
+
+
+def _device(text: str) -> ComputeRequest:
+    from app.engine.compute import parse_request
+
+    try:
+        return parse_request(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:

@@ -6,17 +6,17 @@ Measured in one run (so the ratios hold even on a machine shared with other work
   t_fwd     wall time per photo of the bare forward pass (model.encode_image, batch 16, all threads)
   t_dec     one-core time to draft-decode + resize + crop + normalise one photo
   ceiling   1 / (t_fwd + t_dec / cores): every core busy all the time, nothing wasted
-  naive     full decode (no JPEG draft) then embed, nothing overlapped: one photo at a time (naive1)
-            and in batches of 16 (naive16)
+  naive1    full decode (no JPEG draft) then embed, nothing overlapped, one photo at a time
   pipeline  Embedder.embed_image_stream (draft decode on a thread pool running ahead of the model)
 The model is ViT-B-32 with random weights (same cost as the real one; this machine has no weights).
+Each compute path in --paths (default: cpu:fp32, the old way, and auto, what this computer measures
+fastest) is measured in every round, so "auto / fp32" is a ratio from the same run.
 Targets: pipeline / ceiling >= 0.85 and pipeline / naive >= 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import io
 import os
 import sys
@@ -31,6 +31,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.engine import compute
 from app.engine.embedder import Embedder, load_embedder
 from app.engine.images import load_image, preprocess_for_clip
 from app.engine.models import resolve_model
@@ -82,12 +83,8 @@ def timed(run: Callable[[], object]) -> float:
 
 
 def encode(embedder: Embedder, pixels: np.ndarray) -> np.ndarray:
-    """The bare forward pass plus normalisation, on the calling thread."""
-    import torch
-
-    with torch.inference_mode():
-        features = embedder.model.encode_image(torch.from_numpy(pixels))
-        return torch.nn.functional.normalize(features, dim=-1).numpy()
+    """The bare forward pass on the embedder's compute path plus normalisation, on the calling thread."""
+    return embedder.embed_pixels(pixels)
 
 
 def forward_time(embedder: Embedder, data: list[bytes]) -> float:
@@ -159,12 +156,6 @@ def _time_engine_import(run: Callable[[Any], list[dict]], count: int, what: str)
     return elapsed / count
 
 
-def bench_engine_import(data: list[bytes]) -> float:
-    """Seconds per photo through ``Engine.collections[...].documents.import_`` with base64 documents."""
-    docs = [{"id": str(i), "image": base64.b64encode(d).decode("ascii")} for i, d in enumerate(data)]
-    return _time_engine_import(lambda documents: documents.import_(docs), len(data), "engine import")
-
-
 def bench_engine_files(data: list[bytes]) -> float:
     """Seconds per photo through ``documents.import_files``: the desktop app's and ``photoseek index``'s path.
 
@@ -178,13 +169,36 @@ def bench_engine_files(data: list[bytes]) -> float:
         )
 
 
+def load(path: str) -> Embedder:
+    compute.use_request(compute.parse_request(path))
+    embedder = load_embedder(resolve_model({"model_name": MODEL_NAME}), allow_random_weights=True)
+    return embedder
+
+
+def measure_round(
+    asked: str, embedder: Embedder, data: list[bytes], cores: int, with_engine: bool
+) -> list[float]:
+    compute.use_request(compute.parse_request(asked))  # so the engine's import finds this model loaded
+    t_fwd = forward_time(embedder, data)
+    t_dec = decode_time(embedder, data)
+    ceiling = 1.0 / (t_fwd + t_dec / cores)
+    naive1 = 1.0 / naive_time(embedder, data, 1)
+    pipeline = 1.0 / pipeline_time(embedder, data)
+    files = 1.0 / bench_engine_files(data) if with_engine else float("nan")
+    return [t_fwd * 1e3, t_dec * 1e3, ceiling, naive1, pipeline, files, pipeline / ceiling, files / ceiling]
+
+
+COLUMNS = ("t_fwd ms", "t_dec ms", "ceiling", "naive1", "pipeline", "files", "pipe/ceil", "files/ceil")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--photos", type=int, default=48)
     parser.add_argument("--rounds", type=int, default=3, help="each round measures every part once")
-    parser.add_argument("--engine", action="store_true", help="also time the Engine-level import")
+    parser.add_argument("--engine", action="store_true", help="also time the engine's import_files")
+    parser.add_argument("--paths", default="cpu:fp32,auto", help="compute paths to compare, comma-separated")
     parser.add_argument("--photo-dir", type=Path, default=Path(tempfile.gettempdir()) / "photoseek-bench")
     args = parser.parse_args()
     if args.photos < BATCH:
@@ -195,44 +209,37 @@ def main() -> None:
     mean_mb = sum(map(len, data)) / len(data) / 1e6
     width, height = PHOTO_SIZE
     print(f"{len(data)} photos {width}x{height} JPEG q90, {mean_mb:.2f} MB each; {cores} cores; {MODEL_NAME}")
+    print(f"CPU: {compute.cpu_name()}; native bf16: {compute.cpu_has_native_bf16()}; "
+          f"GPU: {compute.gpu_name()}")
 
-    embedder = load_embedder(resolve_model({"model_name": MODEL_NAME}), allow_random_weights=True)
-    embedder.embed_images(data[:BATCH])  # warm-up: allocator, kernel choice, decode threads
+    embedders = {}
+    for asked in args.paths.split(","):
+        embedder = load(asked)
+        embedder.embed_images(data[:BATCH])  # warm-up: allocator, kernel choice, decode threads
+        embedders[asked] = embedder
+        print(f"{asked}: runs on {embedder.compute_choice.describe()}")
 
-    # Parts are measured back to back in each round, so a round's ratios share the same background load.
-    columns = ("t_fwd", "t_dec", "ceiling", "naive1", "naive16", "pipeline", "engine")
-    print("photos/s; t_fwd, t_dec in ms/photo; naive1: one photo at a time, naive16: batches of 16")
-    print("round " + "".join(f"{c:>10}" for c in columns) + "  pipe/ceil  pipe/naive1  pipe/naive16")
-    rows = []
+    # Every path in every round, back to back, so a round's ratios share the same background load.
+    print("photos/s unless marked; files: the engine's import_files (the app's and `photoseek index`'s)")
+    print("round  path     " + "".join(f"{c:>11}" for c in COLUMNS))
+    rows: dict[str, list[list[float]]] = {asked: [] for asked in embedders}
     for round_no in range(1, args.rounds + 1):
-        t_fwd = forward_time(embedder, data)
-        t_dec = decode_time(embedder, data)
-        ceiling = 1.0 / (t_fwd + t_dec / cores)
-        naive1 = 1.0 / naive_time(embedder, data, 1)
-        naive16 = 1.0 / naive_time(embedder, data, BATCH)
-        pipeline = 1.0 / pipeline_time(embedder, data)
-        engine = bench_engine_import(data) if args.engine else None
-        engine_rate = 1.0 / engine if engine else float("nan")
-        row = [t_fwd * 1e3, t_dec * 1e3, ceiling, naive1, naive16, pipeline, engine_rate]
-        row += [pipeline / ceiling, pipeline / naive1, pipeline / naive16, engine_rate / ceiling]
-        rows.append(row)
-        print(_format_row(f"{round_no:5d} ", row), flush=True)
-    med = np.median(np.array(rows), axis=0)
-    print(_format_row("median", med))
-    print(f"pipeline / ceiling = {med[7]:.2f} (target >= 0.85)")
-    print(f"pipeline / naive   = {med[8]:.2f} one at a time, {med[9]:.2f} batched (target >= 2)")
-    if args.engine:
-        print(f"engine import_ (base64 documents) / ceiling = {med[10]:.2f}, "
-              f"/ naive1 = {med[6] / med[3]:.2f}")
-        files = [1.0 / bench_engine_files(data) for _ in range(args.rounds)]
-        rate = float(np.median(files))
-        print(f"engine import_files: {rate:.2f} photos/s; / ceiling = {rate / med[2]:.2f}, "
-              f"/ naive1 = {rate / med[3]:.2f} (targets >= 0.85 and >= 2)")
+        for asked, embedder in embedders.items():
+            row = measure_round(asked, embedder, data, cores, args.engine)
+            rows[asked].append(row)
+            print(f"{round_no:5d}  {embedder.compute_path!s:8} " + _format_row(row), flush=True)
+    medians = {asked: np.median(np.array(r), axis=0) for asked, r in rows.items()}
+    for asked, med in medians.items():
+        print(f"median {embedders[asked].compute_path!s:8} " + _format_row(med))
+    names = list(medians)
+    if len(names) > 1:
+        base, fast = medians[names[0]], medians[names[-1]]
+        print(f"{names[-1]} / {names[0]}: forward pass {base[0] / fast[0]:.2f}x, pipeline "
+              f"{fast[4] / base[4]:.2f}x, import_files {fast[5] / base[5]:.2f}x")
 
 
-def _format_row(label: str, row) -> str:
-    figures = "".join(f"{value:10.1f}" if i < 2 else f"{value:10.2f}" for i, value in enumerate(row[:7]))
-    return f"{label}{figures}  {row[7]:9.2f}  {row[8]:11.2f}  {row[9]:12.2f}"
+def _format_row(row: Any) -> str:
+    return "".join(f"{value:11.1f}" if i < 2 else f"{value:11.2f}" for i, value in enumerate(row))
 
 
 if __name__ == "__main__":

@@ -307,3 +307,19 @@ def test_tiny_model_state_dict_loads_from_model_path(tmp_path):
     assert weights_path(spec) == (tmp_path / "tiny.bin").resolve()
     ranked = _tiny_red_circle_ranking(embedder)
     assert {(colour, shape) for colour, shape, _ in ranked[:3]} == {("red", "circle")}
+
+
+def test_a_repeated_query_is_answered_from_memory_with_the_same_vector() -> None:
+    from app.engine.embedder import TEXT_CACHE_SIZE
+
+    embedder = load_embedder(models.resolve_model({"model_name": models.TINY_NAME}))
+    first = embedder.embed_texts(["a red circle", "a blue star"])
+    first_copy = first.copy()
+    first[:] = 0  # what a caller does with its array must not reach the remembered vectors
+    again = embedder.embed_texts(["a blue star", "a green ring", "a red circle"])
+    np.testing.assert_array_equal(again[0], first_copy[1])
+    np.testing.assert_array_equal(again[2], first_copy[0])
+    fresh = embedder.embed_texts(["a green ring"])
+    np.testing.assert_allclose(again[1], fresh[0], atol=1e-6)
+    embedder.embed_texts([f"query {i}" for i in range(TEXT_CACHE_SIZE + 10)])
+    assert len(embedder._text_cache) == TEXT_CACHE_SIZE

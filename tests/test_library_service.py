@@ -31,6 +31,7 @@ from app.paths import repo_root
 from app.shapes import write_shape_folder
 
 TINY = "photoseek/tiny-shapes"
+ASKED_FOR_FP32 = "CPU, float32 (set by PHOTOSEEK_DEVICE, --device or the settings)"
 
 
 @pytest.fixture
@@ -78,7 +79,8 @@ def test_an_import_is_a_job_stepped_a_chunk_at_a_time(service: LibraryService, t
     # The library's count moved with the import, and the model said when it was ready.
     counts = [e.collections[0]["num_documents"] for e in service.events if isinstance(e, CollectionsChanged)]
     assert counts == sorted(counts) and counts[-1] == len(files)
-    assert ModelStateChanged("ready", TINY) in service.events
+    # conftest asks for cpu:fp32, so the ready event says that is where the model runs.
+    assert ModelStateChanged("ready", TINY, "CPU, float32", ASKED_FOR_FP32) in service.events
 
 
 def test_a_cancelled_import_stops_after_the_current_step(service: LibraryService, tmp_path: Path) -> None:
@@ -153,6 +155,60 @@ def test_a_missing_model_raises_model_unavailable_naming_the_model(service: Libr
     assert problem.message.startswith("The model “ts/clip-vit-b-p32” is not on this computer yet. ")
     assert service.events[-1] == ModelStateChanged("missing", "ts/clip-vit-b-p32")
     assert service.warm_up("clip") == "missing"
+
+
+@pytest.fixture
+def any_compute_path(monkeypatch: pytest.MonkeyPatch):
+    """No PHOTOSEEK_DEVICE (conftest's cpu:fp32 would decide otherwise); the process-wide request and the
+    loaded models are put back afterwards, so later tests run on conftest's path again."""
+    from app.engine import compute
+    from app.engine.embedder import clear_embedder_cache
+
+    monkeypatch.delenv(compute.DEVICE_ENV, raising=False)
+    yield
+    compute.use_request(None)
+    clear_embedder_cache()
+
+
+def test_set_compute_refuses_what_is_not_a_path_and_reloads_the_model_on_a_new_one(
+    service: LibraryService, any_compute_path: None, tmp_path: Path
+) -> None:
+    from app.engine import compute
+    from app.engine.errors import RequestMalformed
+    from app.library.problems import REQUEST
+
+    service.set_compute("cpu:fp32")
+    write_shape_folder(tmp_path / "few", per_class=1, colours=("red", "blue"), shapes=("circle", "square"))
+    job = service.import_paths("Photos", [str(tmp_path / "few")], photo_schema("Photos", TINY))
+    while not job.step():
+        pass
+    assert service.warm_up("Photos") == "ready"
+    assert ModelStateChanged("ready", TINY, "CPU, float32", ASKED_FOR_FP32) in service.events
+
+    for bad in ("gpu", "cpu:fp16"):
+        with pytest.raises(RequestMalformed) as raised:
+            service.set_compute(bad)
+        problem = problem_from_exception(raised.value)
+        assert problem.kind == REQUEST and f"`{bad}`" in problem.message and "use one of" in problem.message
+    if not compute.device_available("cuda"):
+        with pytest.raises(RequestMalformed, match="not available on this computer"):
+            service.set_compute("cuda")
+    assert str(compute.effective_request()) == "cpu:fp32"  # a refused path changes nothing
+    assert service.warm_up("Photos") == "ready"
+
+    service.events.clear()
+    assert service.set_compute("cpu:int8") == "cpu:int8"
+    assert service.events == [ModelStateChanged("idle", TINY)]  # the app warms it up again on this
+    assert service.warm_up("Photos") == "ready"
+    ready = service.events[-1]
+    assert (ready.state, ready.runs_on) == ("ready", "CPU, int8") and "CPU, int8" in ready.runs_on_detail
+    page = service.search("Photos", {"q": "red circle", "query_by": "embedding"})
+    assert page.hits[0]["document"]["name"].startswith("red_circle")
+
+    service.events.clear()
+    assert service.set_compute("CPU:INT8") == "cpu:int8"
+    assert service.events == []  # the same path again reloads nothing
+    assert "cpu" in service.compute_devices()
 
 
 def test_a_problem_without_a_known_model_reads_as_a_sentence() -> None:

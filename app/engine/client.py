@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast, overload
@@ -54,7 +55,9 @@ class Engine:
         self._open: dict[str, Collection] = {}
         self._seen_version = self.db.data_version()  # SQLite says when another process wrote
         # Embedders are shared process-wide; the engine only remembers which ones it started threads in.
-        self._embedders: dict[int, Any] = {}
+        # Weak: a model dropped from the process-wide cache (the device was switched, a weights file
+        # replaced) must be able to go, with its hundreds of MB, while this engine stays open.
+        self._embedders: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
         self.collections = Collections(self)
         self.multi_search = MultiSearch(self)
 
@@ -106,7 +109,7 @@ class Engine:
                 log.exception("Could not save the index of %s", coll.name)
         self._open.clear()
         # A closed engine leaves no decode threads behind (they restart on the next embedding).
-        for embedder in self._embedders.values():
+        for embedder in list(self._embedders.values()):
             embedder.close()
         self._embedders.clear()
         if self.db is not None:

@@ -6,8 +6,12 @@ torch and open_clip are imported inside functions: importing this module stays c
 from __future__ import annotations
 
 import collections
+import contextlib
+import ctypes
+import gc
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,10 +21,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, overload
 import numpy as np
 from PIL import Image
 
+from app.engine import compute
+from app.engine.compute import ComputePath
+from app.engine.compute_choice import ComputeChoice, choose, normalised
 from app.engine.errors import ModelUnavailable
 from app.engine.image_input import as_image_error
 from app.engine.images import ImageError, decode_base64, load_image, preprocess_for_clip
 from app.engine.models import ModelSpec, download_weights, weights_path
+from app.engine.text_tower import encode_text
 from app.engine.weights_check import load_model
 
 if TYPE_CHECKING:
@@ -32,6 +40,9 @@ K = TypeVar("K")
 # str is base64 text: decoding it here moves that work onto the decode threads, off the importing thread.
 ImageInput = bytes | str | Image.Image
 TEXT_BATCH = 64
+# Recent queries' vectors: the next page of a text search, a filter changed under the same words and
+# "search as you type" going back a letter all ask for a text already encoded.
+TEXT_CACHE_SIZE = 256
 
 
 class _ClipEncoders(Protocol):
@@ -49,14 +60,26 @@ class Embedder:
     over the same cores.
     """
 
-    def __init__(self, spec: ModelSpec, model: torch.nn.Module, tokenizer: Callable, *, random_weights: bool):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        model: torch.nn.Module,
+        tokenizer: Callable,
+        *,
+        random_weights: bool,
+        compute_choice: ComputeChoice | None = None,
+    ):
         self.spec = spec
         self.random_weights = random_weights
+        # Where and in what precision the forward passes run (app.engine.compute_choice measured it).
+        self.compute_choice = compute_choice or ComputeChoice(compute.FP32_CPU, "asked for")
         self._model = model
         # torch types a module's attributes as Tensor | Module: name the methods open_clip's models have.
         self._encoders = cast(_ClipEncoders, model)
         self._tokenizer = tokenizer
         self._forward_lock = threading.Lock()
+        self._text_cache: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
+        self._text_cache_lock = threading.Lock()
         # Set while no forward pass runs. Decode workers wait for it before starting an image: see
         # embed_image_stream for why decoding takes the gaps between forward passes.
         self._model_idle = threading.Event()
@@ -72,6 +95,10 @@ class Embedder:
         return self.spec.dims
 
     @property
+    def compute_path(self) -> ComputePath:
+        return self.compute_choice.path
+
+    @property
     def model(self) -> torch.nn.Module:
         """The bare open_clip model (benchmarks time its forward pass on their own)."""
         return self._model
@@ -85,9 +112,24 @@ class Embedder:
             if not isinstance(text, str):
                 raise TypeError(f"embed_texts: item {i} is {type(text).__name__}, not a string")
         out = np.empty((len(texts), self.dims), dtype=np.float32)
-        for start in range(0, len(texts), TEXT_BATCH):
-            tokens = self._tokenizer(texts[start : start + TEXT_BATCH])
-            out[start : start + len(tokens)] = self._forward(self._encoders.encode_text, tokens)
+        with self._text_cache_lock:
+            known = {i: self._text_cache.get(text) for i, text in enumerate(texts)}
+            for text in {texts[i] for i, vector in known.items() if vector is not None}:
+                self._text_cache.move_to_end(text)
+        todo = [i for i, vector in known.items() if vector is None]
+        for i, vector in known.items():
+            if vector is not None:
+                out[i] = vector
+        for start in range(0, len(todo), TEXT_BATCH):
+            rows = todo[start : start + TEXT_BATCH]
+            tokens = self._tokenizer([texts[i] for i in rows])
+            out[rows] = self._forward(self._encode_text, tokens)
+        with self._text_cache_lock:
+            for i in todo:
+                self._text_cache[texts[i]] = out[i].copy()
+                self._text_cache.move_to_end(texts[i])
+            while len(self._text_cache) > TEXT_CACHE_SIZE:
+                self._text_cache.popitem(last=False)
         return out
 
     def embed_images(self, images: Sequence[ImageInput]) -> list[np.ndarray | ImageError]:
@@ -96,7 +138,7 @@ class Embedder:
             prepared = self._prepare(images[0])
             if not isinstance(prepared, np.ndarray):
                 return [prepared]
-            return [self._embed_pixels(prepared[None])[0]]
+            return [self.embed_pixels(prepared[None])[0]]
         return [result for _, result in self.embed_image_stream(enumerate(images))]
 
     def preprocess(self, image: ImageInput) -> np.ndarray:
@@ -179,26 +221,32 @@ class Embedder:
                 refill()
                 prepared = [(key, future.result()) for key, future in batch]
                 good = [pixels for _, pixels in prepared if isinstance(pixels, np.ndarray)]
-                vectors = iter(self._embed_pixels(np.stack(good)) if good else ())
+                vectors = iter(self.embed_pixels(np.stack(good)) if good else ())
                 for key, pixels in prepared:
                     yield key, (next(vectors) if isinstance(pixels, np.ndarray) else pixels)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
+    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """Vectors for a batch of preprocessed (N, 3, H, W) float32 pixels: the bare forward pass."""
         import torch
 
         return self._forward(self._encoders.encode_image, torch.from_numpy(pixels))
 
+    def _encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        return encode_text(self._model, tokens)
+
     def _forward(self, encode: Callable, batch: Any) -> np.ndarray:
         import torch
-        import torch.nn.functional as F
 
+        # On a GPU the forward pass leaves the processor to the decode threads: holding them back there
+        # would starve the GPU, so only a CPU forward pass makes them wait.
+        on_cpu = self.compute_path.device == "cpu"
         with self._forward_lock, torch.inference_mode():
-            self._model_idle.clear()
+            if on_cpu:
+                self._model_idle.clear()
             try:
-                features = encode(batch).float()
-                return F.normalize(features, dim=-1).numpy().astype(np.float32, copy=False)
+                return normalised(encode(compute.to_input(batch, self.compute_path)))
             finally:
                 self._model_idle.set()
 
@@ -207,7 +255,7 @@ class Embedder:
         can hand an embedder back without knowing what it holds."""
 
 
-_cache: dict[tuple[ModelSpec, bool], Embedder] = {}
+_cache: dict[tuple[ModelSpec, bool, str], Embedder] = {}
 _cache_lock = threading.Lock()
 _threads_configured = False
 
@@ -236,12 +284,24 @@ def load_embedder(
                 f"The weights for model `{spec.name}` are not on this machine (expected `{path}`). "
                 "Download them first, or set model_config.model_path to a local weights file."
             )
-        key = (spec, not have_weights)
+        request = compute.effective_request()
+        key = (spec, not have_weights, str(request))
         embedder = _cache.get(key)
         if embedder is None:
-            embedder = _build(spec, path if have_weights else None)
+            embedder = _build(spec, path if have_weights else None, request)
             _cache[key] = embedder
         return embedder
+
+
+def loaded_compute_choice(model_name: str) -> ComputeChoice | None:
+    """How the loaded model named ``model_name`` runs (for the current device request), or None if it is
+    not loaded in this process."""
+    request = str(compute.effective_request())
+    with _cache_lock:
+        for (spec, _random, asked), embedder in _cache.items():
+            if spec.name == model_name and asked == request:
+                return embedder.compute_choice
+    return None
 
 
 def clear_embedder_cache() -> None:
@@ -252,7 +312,7 @@ def clear_embedder_cache() -> None:
         _cache.clear()
 
 
-def _build(spec: ModelSpec, path: Path | None) -> Embedder:
+def _build(spec: ModelSpec, path: Path | None, request: compute.ComputeRequest) -> Embedder:
     import open_clip
 
     _configure_threads()
@@ -263,7 +323,23 @@ def _build(spec: ModelSpec, path: Path | None) -> Embedder:
         log.warning("Model `%s` has no weights here: using RANDOM weights (tests/benchmarks only)", spec.name)
     model = model.float().eval().requires_grad_(False)
     tokenizer = open_clip.get_tokenizer(spec.arch, context_length=model.context_length)
-    return Embedder(spec, model, tokenizer, random_weights=path is None)
+    model_key = f"{spec.name}|{spec.arch}|{path.name if path else 'random weights'}"
+    model, choice = choose(
+        model, model_key=model_key, image_size=spec.image_size, tokenizer=tokenizer, request=request
+    )
+    log.info("Model `%s` runs on %s", spec.name, choice.describe())
+    _return_freed_memory()
+    return Embedder(spec, model, tokenizer, random_weights=path is None, compute_choice=choice)
+
+
+def _return_freed_memory() -> None:
+    # Converting a model (int8 replaces its fp32 Linear weights) and measuring paths free hundreds of MB
+    # that glibc keeps in its heap; handing them back to the system measured 110-300 MB less resident
+    # memory for ViT-B-32 (benchmarks/bench_search.py). Elsewhere (macOS, musl) there is nothing to do.
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # AttributeError: not glibc
+            ctypes.CDLL(None).malloc_trim(0)
 
 
 def _configure_threads() -> None:

@@ -186,7 +186,7 @@ class LibraryBridge(QObject):
     openFailed = Signal(object)  # EngineProblem
     collectionsChanged = Signal(object)  # list of collection dicts
     foldersChanged = Signal(str, object)  # collection, followed folders
-    modelStateChanged = Signal(str, str)  # state, model name
+    modelStateChanged = Signal(str, str, str, str)  # state, model name, runs on, how it was chosen
     documentsRemoved = Signal(str, object)  # collection, ids
     requestSent = Signal(object)  # every Request, as it is made
     requestFinished = Signal(object)  # every Request, after its done/failed
@@ -269,7 +269,7 @@ class LibraryBridge(QObject):
         elif isinstance(event, events.FoldersChanged):
             self.foldersChanged.emit(event.collection, event.folders)
         elif isinstance(event, events.ModelStateChanged):
-            self.modelStateChanged.emit(event.state, event.model)
+            self.modelStateChanged.emit(event.state, event.model, event.runs_on, event.runs_on_detail)
         elif isinstance(event, events.DocumentsRemoved):
             self.documentsRemoved.emit(event.collection, event.ids)
 

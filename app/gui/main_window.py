@@ -79,6 +79,9 @@ class MainWindow(QMainWindow, WindowLayout):
         self.commands.restore_zoom()
         self.results_view.setEmptyText("Opening your library…")
         self.bridge.start()
+        # After start(): the library's first call once open is then the saved choice of where the model
+        # runs, ahead of any warm-up.
+        self.compute_menu.apply_at_start()
 
     # -- library answers -----------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ class ModelController(QObject):
         self._retries: list[Callable[[], None]] = []
         self._declined: set[str] = set()  # models whose dialog the user closed: ask again only when asked
         self._states: dict[str, str] = {}
+        self._runs_on: dict[str, tuple[str, str]] = {}  # model -> (label, one line on how it was chosen)
         self.status = QLabel()
         self.status.setObjectName("modelStatus")
         self.status.setTextFormat(Qt.TextFormat.RichText)
@@ -51,20 +52,31 @@ class ModelController(QObject):
         if collection is not None and model is not None:
             self._window.bridge.call("warm_up", collection["name"])
 
-    @Slot(str, str)
-    def _on_state(self, state: str, model: str) -> None:
+    def runs_on(self, model: str) -> str:
+        """Where and how ``model`` runs, in one line (About); empty until it was loaded."""
+        return self._runs_on.get(model, ("", ""))[1] if self.state(model) == "ready" else ""
+
+    @Slot(str, str, str, str)
+    def _on_state(self, state: str, model: str, runs_on: str = "", detail: str = "") -> None:
         self._states[model] = state
+        if state == "ready" and runs_on:
+            self._runs_on[model] = (runs_on, detail or runs_on)
+        elif state != "ready":
+            self._runs_on.pop(model, None)  # it loads again, perhaps elsewhere (Run the Model On)
         if model == self.current_model():
             self._show(model, state)
 
     def _show(self, model: str, state: str) -> None:
         label = model_label(model)
+        runs_on, detail = self._runs_on.get(model, ("", ""))
+        ready = f"Model: {label} – ready · {runs_on}" if runs_on else f"Model: {label} – ready"
         text = {
             "loading": f"Model: {label} – loading…",
-            "ready": f"Model: {label} – ready",
+            "ready": ready,
             "missing": f"Model: {label} – <a href='model'>not downloaded yet</a>",
         }.get(state, f"Model: {label}")
         self.status.setText(text)
+        self.status.setToolTip(f"Runs on {detail}" if state == "ready" and detail else "")
 
     def offer(self, problem: EngineProblem, retry: Callable[[], None] | None = None) -> bool:
         """A call needed a model that is not here: offer to get it, and run ``retry`` once it is.

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 SETTINGS_FILE = "gui.json"
 # A threshold of 1 would hide everything but exact duplicates; the control stops short of that.
 MAX_MIN_SIMILARITY = 0.95
-
+# Where the model runs (app.engine.compute's request syntax: "auto", "cpu:int8", "cuda"...).
+COMPUTE_DEVICE = "compute_device"
 
 
 class Settings:
@@ -115,3 +116,13 @@ class Settings:
     @min_similarity.setter
     def min_similarity(self, similarity: float) -> None:
         self.set("min_similarity", max(0.0, min(MAX_MIN_SIMILARITY, float(similarity))))
+
+    @property
+    def compute_device(self) -> str:
+        """The saved compute request as text, "auto" by default; checked when it is applied, not here."""
+        value = self._values.get(COMPUTE_DEVICE)
+        return value if isinstance(value, str) and value.strip() else "auto"
+
+    @compute_device.setter
+    def compute_device(self, request: str) -> None:
+        self.set(COMPUTE_DEVICE, request)

@@ -3,6 +3,7 @@ pasting an image, thumbnail size, the search field's focus, About. The layout on
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -107,11 +108,13 @@ class WindowCommands(QObject):
     def show_about(self) -> None:
         window = self._window
         model = window.model.current_model()
+        runs_on = html.escape(window.model.runs_on(model) or "not loaded yet")
         QMessageBox.about(
             window,
             "About Photoseek",
             f"<b>Photoseek {__version__}</b><br>Private photo search on your own computer.<br><br>"
             "Photos are understood by a CLIP model running locally; nothing is uploaded.<br><br>"
             f"Model: {model_label(model)} ({model}), {window.model.state(model)}<br>"
+            f"Runs on: {runs_on}<br>"
             f"Library: {window.data_dir}",
         )

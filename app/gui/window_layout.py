@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.compute_menu import ComputeMenu
 from app.gui.duplicates_dialog import open_duplicates
 from app.gui.filter_bar import FilterBar
 from app.gui.icons import icon, set_themed_icon
@@ -234,6 +235,9 @@ class WindowLayout:
         library_menu.addAction(self.duplicates_action)
         library_menu.addSeparator()
         library_menu.addAction(self.model_action)
+        self.compute_menu = ComputeMenu(self)
+        library_menu.addMenu(self.compute_menu.menu)
+        library_menu.setToolTipsVisible(True)  # the submenu says why it is greyed out when it is
         view_menu = menus.addMenu("&View")
         view_menu.addActions([self.zoom_in_action, self.zoom_out_action])
         help_menu = menus.addMenu("&Help")

@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from app.library.folder_jobs import FolderScanJob
 from app.library.imports import ImportTally, scan_paths
 from app.library.jobs import ChunkPacer, ImportJob, Job
 from app.library.model_files import WeightsInstalled, install_weights_file, model_config_of, model_of
+from app.library.model_state import ModelStateChanged, WarmModels, available_devices
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,6 @@ class CollectionsChanged:
 class FoldersChanged:
     collection: str
     folders: list[dict]
-
-
-@dataclass(frozen=True)
-class ModelStateChanged:
-    state: str  # "idle" | "loading" | "ready" | "missing"
-    model: str
 
 
 @dataclass(frozen=True)
@@ -96,7 +91,8 @@ class LibraryService:
         self.on_event: Callable[[LibraryEvent], None] = on_event or (lambda _event: None)
         self.client: Any = None
         self._collections: dict[str, dict] = {}
-        self._warm_models: set[str] = set()
+        # on_event is read at each event: the GUI's bridge replaces it after the service is made.
+        self._models = WarmModels(lambda event: self.on_event(event))
         self._pacer = ChunkPacer()
         self._jobs: list[Job] = []  # unfinished imports and scans, so unfollowing can prune them
 
@@ -156,26 +152,10 @@ class LibraryService:
         """Facet counts (``facet_by``) over what ``params`` match, without hits."""
         return dict(self.client.collections[collection].documents.search({**params, "per_page": 0}))
 
-    @contextlib.contextmanager
-    def embedding(self, collection: str) -> Iterator[None]:
+    def embedding(self, collection: str) -> contextlib.AbstractContextManager[None]:
         """Around a call that runs the collection's model: says "loading" before its first use, "ready"
-        after it worked, "missing" when its weights are not here (naming the model in the error)."""
-        from app.engine.errors import ModelUnavailable
-
-        model = self.model_of(collection)
-        first = model is not None and model not in self._warm_models
-        if first and model:
-            self.on_event(ModelStateChanged("loading", model))
-        try:
-            yield
-        except ModelUnavailable as exc:
-            if model:
-                exc.model_name = model  # read by problem_from_exception
-                self.on_event(ModelStateChanged("missing", model))
-            raise
-        if first and model:
-            self._warm_models.add(model)
-            self.on_event(ModelStateChanged("ready", model))
+        (and where it runs) after it worked, "missing" when its weights are not here."""
+        return self._models.using(self.model_of(collection))
 
     # -- documents ------------------------------------------------------------------------------------------
 
@@ -297,7 +277,7 @@ class LibraryService:
         if config is None:
             return "none"
         name = str(config["model_name"])
-        if name in self._warm_models:
+        if name in self._models:
             return "ready"
         from app.engine import models
         from app.engine.embedder import load_embedder
@@ -317,8 +297,17 @@ class LibraryService:
         return DownloadJob(self, model_name, Path(path))
 
     def model_installed(self, model_name: str) -> None:
-        self._warm_models.discard(model_name)
-        self.on_event(ModelStateChanged("idle", model_name))
+        self._models.forget(model_name)
+
+    def set_compute(self, text: str) -> str:
+        """Where models run from now on ("auto", "cpu:int8", "cuda"...): loaded models say "idle" and
+        load on the new path at their next use. Raises RequestMalformed for a path this computer lacks."""
+        return self._models.set_compute(text)
+
+    def compute_devices(self) -> list[str]:
+        """The devices this computer offers ("cpu", and "cuda", "mps", "cpu:bf16" where present); asked
+        here because finding out imports torch, which the GUI thread never does."""
+        return available_devices()
 
     def default_schema(self, name: str) -> dict:
         from app.resources import default_model

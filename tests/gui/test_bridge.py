@@ -190,7 +190,7 @@ def test_missing_model_weights_are_reported_as_missing(bridge: LibraryBridge, qt
     answer(qtbot, bridge.call("create_collection", photo_schema("clip", "ts/clip-vit-b-p32")))
     with qtbot.waitSignal(bridge.modelStateChanged, timeout=ENGINE_WAIT_MS) as state:
         assert answer(qtbot, bridge.call("warm_up", "clip")) == "missing"
-    assert state.args == ["missing", "ts/clip-vit-b-p32"]
+    assert state.args == ["missing", "ts/clip-vit-b-p32", "", ""]
 
 
 def test_offline_download_fails_with_instructions(bridge: LibraryBridge, qtbot, monkeypatch) -> None:
