@@ -25,6 +25,9 @@ PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 # Which precisions each device can run at all. int8 is torch's dynamic quantisation, a CPU-only kernel;
 # fp16 on the CPU has no fast kernels, so it is never worth measuring there.
 _ALLOWED = {"cpu": ("fp32", "bf16", "int8"), "cuda": ("fp32", "fp16", "bf16"), "mps": ("fp32", "fp16")}
+_ACCEPTED = ", ".join(
+    [AUTO] + [f"{d}{p}" for d in DEVICES for p in ("", *(f":{p}" for p in _ALLOWED[d]))]
+)
 _PRECISION_NAMES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "int8": "int8"}
 _CPUINFO = Path("/proc/cpuinfo")
 
@@ -71,13 +74,12 @@ def parse_request(text: str | None) -> ComputeRequest:
     if text is None or not text.strip() or text.strip().lower() == AUTO:
         return ComputeRequest()
     device, _, precision = text.strip().lower().partition(":")
-    accepted = "auto, cpu, cpu:fp32, cpu:bf16, cpu:int8, cuda, cuda:fp16, cuda:bf16, cuda:fp32, mps, mps:fp16"
     if device not in DEVICES:
-        raise ValueError(f"`{text}`: unknown device `{device}`; use one of: {accepted}")
+        raise ValueError(f"`{text}`: unknown device `{device}`; use one of: {_ACCEPTED}")
     if not precision:
         return ComputeRequest(device)
     if precision not in _ALLOWED[device]:
-        raise ValueError(f"`{text}`: {device} cannot run {precision}; use one of: {accepted}")
+        raise ValueError(f"`{text}`: {device} cannot run {precision}; use one of: {_ACCEPTED}")
     return ComputeRequest(device, precision)
 
 
@@ -122,8 +124,10 @@ def candidates(request: ComputeRequest) -> list[ComputePath]:
     if request.device is not None and not device_available(request.device):
         raise ValueError(f"device `{request.device}` is not available on this computer")
     # The processor stays a candidate beside a GPU: a small laptop GPU can lose to a many-core CPU.
-    gpus = [d for d in ("cuda", "mps") if device_available(d)]
-    devices = [request.device] if request.device else [*gpus, "cpu"]
+    if request.device:
+        devices = [request.device]
+    else:
+        devices = [*(d for d in ("cuda", "mps") if device_available(d)), "cpu"]
     paths: list[ComputePath] = []
     for device in devices:
         precisions = [request.precision] if request.precision else list(_worth_measuring(device))

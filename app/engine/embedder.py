@@ -46,9 +46,8 @@ TEXT_CACHE_SIZE = 256
 
 
 class _ClipEncoders(Protocol):
-    """The two calls the embedder makes on an open_clip model (CLIP and CustomTextCLIP alike)."""
-
-    def encode_text(self, text: torch.Tensor) -> torch.Tensor: ...
+    """The call the embedder makes on an open_clip model (CLIP and CustomTextCLIP alike); texts go
+    through app.engine.text_tower, which stops at the query's end."""
 
     def encode_image(self, image: torch.Tensor) -> torch.Tensor: ...
 
@@ -112,14 +111,15 @@ class Embedder:
             if not isinstance(text, str):
                 raise TypeError(f"embed_texts: item {i} is {type(text).__name__}, not a string")
         out = np.empty((len(texts), self.dims), dtype=np.float32)
+        todo: list[int] = []  # rows no remembered vector answers
         with self._text_cache_lock:
-            known = {i: self._text_cache.get(text) for i, text in enumerate(texts)}
-            for text in {texts[i] for i, vector in known.items() if vector is not None}:
-                self._text_cache.move_to_end(text)
-        todo = [i for i, vector in known.items() if vector is None]
-        for i, vector in known.items():
-            if vector is not None:
-                out[i] = vector
+            for i, text in enumerate(texts):
+                remembered = self._text_cache.get(text)
+                if remembered is None:
+                    todo.append(i)
+                else:
+                    out[i] = remembered
+                    self._text_cache.move_to_end(text)
         for start in range(0, len(todo), TEXT_BATCH):
             rows = todo[start : start + TEXT_BATCH]
             tokens = self._tokenizer([texts[i] for i in rows])

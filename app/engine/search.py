@@ -270,10 +270,9 @@ def _vector_hits(
             vector, k, ef=vq.ef, flat_search_cutoff=vq.flat_search_cutoff, exclude=exclude
         )
     else:
-        dims = coll.schema.vector_fields[vq.field]
         labels, distances = search_allowed(
             idx, vector, k, allowed, fname=vq.field, ef=vq.ef, flat_search_cutoff=vq.flat_search_cutoff,
-            exclude=exclude, vectors_of=lambda wanted: coll.db.vectors_of(wanted, vq.field, dims),
+            exclude=exclude,
         )
     out = []
     for label, dist in zip(labels.tolist(), distances.tolist(), strict=True):

@@ -37,43 +37,32 @@ class VectorRows:
             "WHERE d.collection_id = ? AND v.field = ? AND d.seq > ? ORDER BY d.label",
             (collection_id, fname, seq),
         )
-        size = 4 * dims
         while True:
             rows = cur.fetchmany(batch)
             if not rows:
                 return
+            labels, vectors, damaged = _stacked(rows, dims)
             bad = [
                 (label, f"its stored `{fname}` is {len(blob)} bytes long, not {dims} 32-bit floats")
-                for label, blob in rows
-                if not isinstance(blob, bytes) or len(blob) != size
+                for label, blob in damaged
             ]
-            if bad:
-                rows = [row for row in rows if isinstance(row[1], bytes) and len(row[1]) == size]
-            labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dims)
             yield labels, vectors, bad
 
     def vectors_of(self, labels: np.ndarray, fname: str, dims: int) -> tuple[np.ndarray, np.ndarray]:
         """(labels, vectors) of those ``labels`` holding a well-formed ``fname`` vector, in label order:
         what a brute-force search over a filter's documents ranks."""
         wanted = np.unique(np.asarray(labels, dtype=np.int64)).tolist()
-        size = 4 * dims
-        found: list[int] = []
-        blobs: list[bytes] = []
+        rows: list[tuple[int, bytes]] = []
         # Chunks stay under SQLite's limit on bound variables.
         for start in range(0, len(wanted), 900):
             chunk = wanted[start : start + 900]
             marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(
+            rows += self._conn.execute(
                 f"SELECT label, vector FROM vectors WHERE field = ? AND label IN ({marks}) ORDER BY label",
                 [fname, *chunk],
-            )
-            for label, blob in rows:
-                if isinstance(blob, bytes) and len(blob) == size:
-                    found.append(label)
-                    blobs.append(blob)
-        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(found), dims)
-        return np.asarray(found, dtype=np.int64), vectors
+            ).fetchall()
+        found, vectors, _damaged = _stacked(rows, dims)
+        return found, vectors
 
     def vector_labels(self, collection_id: int, fname: str) -> np.ndarray:
         """Labels holding a ``fname`` vector, ascending: what that field's index must hold."""
@@ -89,3 +78,16 @@ class VectorRows:
             "SELECT label FROM tombstones WHERE collection_id = ? AND seq > ?", (collection_id, seq)
         )
         return [r[0] for r in rows]
+
+
+def _stacked(rows: list, dims: int) -> tuple[np.ndarray, np.ndarray, list]:
+    """(labels, vectors) of the ``(label, blob)`` rows holding ``dims`` float32 values, as one matrix in
+    row order, and the other rows (damaged: the wrong length, or not bytes at all)."""
+    size = 4 * dims
+    good: list = []
+    damaged: list = []
+    for row in rows:
+        (good if isinstance(row[1], bytes) and len(row[1]) == size else damaged).append(row)
+    labels = np.fromiter((row[0] for row in good), dtype=np.int64, count=len(good))
+    vectors = np.frombuffer(b"".join(row[1] for row in good), dtype=np.float32).reshape(len(good), dims)
+    return labels, vectors, damaged

@@ -66,15 +66,15 @@ def search_allowed(
     allowed: AllowedLabels,
     *,
     fname: str,
-    vectors_of: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     ef: int | None = None,
     flat_search_cutoff: int = 0,
     exclude: set[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Up to k nearest allowed labels and their cosine distances, ascending.
 
-    ``vectors_of(labels)`` gives (labels, vectors) from the source of truth; rows the index does not hold
-    (a vector it refused) are dropped here, so every path ranks the same documents.
+    Brute force reads the vectors from the index's source of truth (``VectorIndex.stored_vectors``);
+    labels the index does not hold (a vector it refused) are left out first, so every path ranks the same
+    documents.
     """
     exclude = exclude or set()
     live = len(idx)
@@ -83,9 +83,9 @@ def search_allowed(
     if len(allowed) <= max(flat_limit(idx.dim), flat_search_cutoff):
 
         def build() -> FlatVectors:
-            labels, vectors = vectors_of(allowed.sorted)
-            held = np.fromiter((label in idx for label in labels.tolist()), dtype=bool, count=len(labels))
-            return FlatVectors(labels[held], vectors[held])
+            wanted = allowed.sorted
+            held = np.fromiter((label in idx for label in wanted.tolist()), dtype=bool, count=len(wanted))
+            return FlatVectors(*idx.stored_vectors(wanted[held]))
 
         return allowed.flat(fname, build).search(vector, k, exclude)
     share = len(allowed) / live
