@@ -21,6 +21,7 @@ from app.engine import compute
 from app.library.problems import EngineProblem
 
 if TYPE_CHECKING:
+    from app.gui.bridge import Request
     from app.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -150,17 +151,19 @@ class ComputeMenu(QObject):
 
     # -- choosing ---------------------------------------------------------------------------------------
 
-    def choose(self, request: str) -> None:
-        """A menu entry: switch the library to ``request``; the setting keeps it once the library took it."""
+    def choose(self, request: str) -> Request | None:
+        """A menu entry: switch the library to ``request``; the setting keeps it once the library took it.
+        Returns the library's request, or None when there is nothing to switch."""
         if self.decided_by is not None or request == self.current:
             self._check(self.current)
-            return
-        self._switch(request, at_start=False)
+            return None
+        return self._switch(request, at_start=False)
 
-    def _switch(self, request: str, *, at_start: bool) -> None:
+    def _switch(self, request: str, *, at_start: bool) -> Request:
         call = self._window.bridge.call("set_compute", request)
         call.done.connect(lambda now: self._switched(str(now), by_user=not at_start))
         call.failed.connect(lambda problem: self._refused(request, problem, at_start=at_start))
+        return call
 
     def _switched(self, request: str, *, by_user: bool) -> None:
         self.current = request

@@ -13,7 +13,6 @@ import pytest
 
 from app.engine import compute
 from app.engine.embedder import clear_embedder_cache
-from app.gui import window_commands
 from app.gui.settings import Settings
 from app.library import photo_schema
 
@@ -38,10 +37,10 @@ def no_device_env(monkeypatch: pytest.MonkeyPatch, compute_reset: None) -> None:
 
 
 def about_text(window, monkeypatch: pytest.MonkeyPatch) -> str:
-    shown: list[str] = []
-    monkeypatch.setattr(window_commands.QMessageBox, "about", lambda *args: shown.append(args[-1]))
-    window.commands.show_about()
-    return shown[-1]
+    box = window.commands.show_about()
+    text = box.text()
+    box.close()
+    return text
 
 
 def wait_ready_on(qtbot, window, runs_on: str) -> None:
@@ -114,9 +113,10 @@ def test_a_refused_choice_keeps_the_one_in_effect(no_device_env: None, make_wind
         pytest.skip("this computer has CUDA")
     # The entry for a device this computer lacks is hidden; chosen anyway, the library refuses it.
     assert not menu.actions["cuda"].isVisible()
-    switch = lambda request: request.method == "set_compute"  # noqa: E731
-    with qtbot.waitSignal(window.bridge.requestFinished, timeout=ENGINE_WAIT_MS, check_params_cb=switch):
-        menu.choose("cuda")
+    # Waits on this very request: the start-up switch to the saved choice is a set_compute call too.
+    request = menu.choose("cuda")
+    assert request is not None
+    qtbot.waitUntil(lambda: request.finished, timeout=ENGINE_WAIT_MS)
     assert "not available on this computer" in window.statusBar().currentMessage()
     assert menu.actions["auto"].isChecked() and menu.current == "auto"
     assert Settings().compute_device == "auto"
@@ -170,5 +170,7 @@ def test_a_gpu_asked_for_where_there_is_none_is_said_and_the_automatic_choice_us
     message = window.statusBar().currentMessage()
     assert "PHOTOSEEK_DEVICE=cuda" in message and "not available on this computer" in message
     assert "automatic choice" in message
-    qtbot.waitUntil(lambda: str(compute.effective_request()) == "auto", timeout=ENGINE_WAIT_MS)
+    # The library takes "auto" on its thread first; the menu checks it when that answer arrives.
+    qtbot.waitUntil(lambda: menu.current == "auto", timeout=ENGINE_WAIT_MS)
+    assert str(compute.effective_request()) == "auto"
     assert menu.actions["auto"].isChecked() and menu.actions["cpu:int8"].isEnabled()
