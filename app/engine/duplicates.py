@@ -14,6 +14,10 @@ weights are not available offline). Measured with the tiny test model: copies of
 PNG, 96 px and 200 px re-scales) sit <= 0.0001 apart, another drawing of the same red circle ~0.09, and
 other colours or shapes 0.25 and beyond. 0.05 thus catches copies without merging merely similar
 pictures; a user who also wants burst shots grouped can raise it.
+
+CLIP's groups are only candidates: each photo is then checked against the group's best one with a
+second, independent signal (same file contents, or a perceptual hash and a 32x32 greyscale of the file,
+app.engine.duplicate_verdicts), and only a photo both signals call a copy is ``confirmed``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from app.engine.collection import Collection
+from app.engine.duplicate_evidence import fingerprints
+from app.engine.duplicate_verdicts import Verdict, group_verdicts
 from app.engine.errors import RequestMalformed
 from app.engine.storage import Database
 from app.engine.vector_check import vector_problems
@@ -124,6 +130,15 @@ def _best_first_key(label: int, body: dict) -> tuple:
     )
 
 
+def _verdicts(
+    members: list[int], bodies: dict[int, dict], checks: dict, vectors: np.ndarray, threshold: float
+) -> list[Verdict]:
+    """Each member's verdict (app.engine.duplicate_verdicts), CLIP similarity measured pair by pair."""
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    docs = [bodies[label] for label in members]
+    return group_verdicts(docs, [checks[label] for label in members], unit @ unit.T, threshold)
+
+
 def find_duplicate_groups(
     coll: Collection,
     field: str | None = None,
@@ -132,8 +147,10 @@ def find_duplicate_groups(
 ) -> list[dict]:
     """Groups of two or more documents whose ``field`` vectors are within ``threshold`` cosine distance.
 
-    Each group is ``{"documents": [...], "max_distance": float, "size": int}``, documents best-first (the
-    stored bodies, with "id"); groups come largest first, then tightest first. ``max_distance`` is the
+    Each group is ``{"documents": [...], "max_distance": float, "size": int, "threshold": float,
+    "verdicts": [...]}``, documents best-first (the stored bodies, with "id"), one verdict per document
+    (app.engine.duplicate_verdicts.Verdict, the first the reference); groups come largest first, then
+    tightest first. ``max_distance`` is the
     largest distance of the pairs that joined the group. A group bigger than k+1 may be joined through
     chains rather than every pair; raise k if groups of many identical copies matter.
     """
@@ -159,9 +176,14 @@ def find_duplicate_groups(
     clusters = [sorted(group) for group in members.values() if len(group) >= 2]
     bodies = coll.db.bodies([label for group in clusters for label in group])
 
+    checks = fingerprints(
+        coll.db, {label: bodies[label] for group in clusters for label in group if label in bodies}
+    )
+    row_of = {label: row for row, label in enumerate(labels.tolist())}
     result: list[dict] = []
     for group in clusters:
-        present = [label for label in group if label in bodies]
+        # A label the index still holds but whose stored vector is damaged has no vector to compare.
+        present = [label for label in group if label in bodies and label in row_of]
         if len(present) < 2:
             continue
         present.sort(key=lambda label: _best_first_key(label, bodies[label]))
@@ -170,6 +192,10 @@ def find_duplicate_groups(
                 "documents": [bodies[label] for label in present],
                 "max_distance": float(max(worst_pair.get(label, 0.0) for label in group)),
                 "size": len(present),
+                "threshold": float(threshold),
+                "verdicts": _verdicts(
+                    present, bodies, checks, vectors[[row_of[x] for x in present]], threshold
+                ),
             }
         )
     result.sort(key=lambda g: (-g["size"], g["max_distance"]))

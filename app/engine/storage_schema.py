@@ -7,7 +7,7 @@ import math
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     1: """
@@ -66,6 +66,18 @@ MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     """,
     # Bodies with NaN or Infinity (older versions wrote them) made SQLite's json functions fail.
     3: lambda conn: _repair_bodies(conn),
+    # Perceptual hashes of photos' files, cached by app.engine.duplicate_evidence (keyed by file size+mtime).
+    # IF NOT EXISTS: a file whose user_version was set back (an older Photoseek's repair) already has it.
+    4: """
+    CREATE TABLE IF NOT EXISTS picture_hashes (
+        label      INTEGER PRIMARY KEY REFERENCES documents(label) ON DELETE CASCADE,
+        file_size  INTEGER NOT NULL,
+        file_mtime REAL NOT NULL,
+        phash      TEXT NOT NULL,
+        dhash      TEXT NOT NULL,
+        pixels     BLOB NOT NULL
+    );
+    """,
 }
 
 

@@ -1,5 +1,9 @@
 """The "Find duplicates" window: near-identical photos of a collection in groups, one kept per group, the
-others moved to the system trash (never deleted) on request.
+photos marked for it moved to the system trash (never deleted) on request.
+
+CLIP groups the photos; only those a second check confirms as copies of the kept one (same file
+contents, or the same picture by perceptual hash and pixels) start marked. Every photo says why it is
+in its group, so a burst frame CLIP found close is shown, unmarked, for the user to decide.
 
 All library work goes through the bridge (``find_duplicates``, ``trash_documents``); thumbnails come
 from the shared ``ThumbnailLoader``. Group rows are built a page at a time as the list scrolls, so a
@@ -111,7 +115,14 @@ class DuplicatesDialog(QDialog):
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status_label.hide()
-        self.trash_all_button = QPushButton("Move all unkept to trash…", self)
+        self.hint_label = QLabel(
+            "Only copies a second check confirms (the same file, or the same picture by its pixels) "
+            "start marked for the trash; similar photos are shown unmarked.",
+            self,
+        )
+        self.hint_label.setWordWrap(True)
+        self.hint_label.hide()
+        self.trash_all_button = QPushButton("Move all marked to trash…", self)
         self.trash_all_button.clicked.connect(lambda: self.trash_all_unkept())
         self.trash_all_button.setEnabled(False)
 
@@ -146,6 +157,7 @@ class DuplicatesDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.summary_label)
+        layout.addWidget(self.hint_label)
         layout.addWidget(self.status_label)
         layout.addWidget(self.stack, 1)
         close = QPushButton("Close", self)
@@ -237,7 +249,7 @@ class DuplicatesDialog(QDialog):
         return self._trash([group])
 
     def trash_all_unkept(self, *, confirm: bool = True) -> int | None:
-        """Move every photo not kept, in all groups, to the trash after the user confirms."""
+        """Move every photo marked for the trash, in all groups, after the user confirms."""
         groups = [g for g in self.groups if not g.busy]
         count = sum(len(g.others()) for g in groups)
         if not count:
@@ -255,8 +267,9 @@ class DuplicatesDialog(QDialog):
         box.setObjectName("confirmTrashAll")
         box.setText(f"Move {_plural(count, 'photo')} ({size}) to the system trash?")
         box.setInformativeText(
-            f"The photo marked “Keep” in each of the {_plural(len(groups), 'group')} stays where it is. "
-            f"The others leave “{self.collection}” and go to the system trash, "
+            f"The photo marked “Keep” in each of the {_plural(len(groups), 'group')} stays where it is, "
+            "and so do the photos not marked “Move to trash”. "
+            f"The marked ones leave “{self.collection}” and go to the system trash, "
             "from where you can restore them."
         )
         move = box.addButton("Move to Trash", QMessageBox.ButtonRole.DestructiveRole)
@@ -375,7 +388,8 @@ class DuplicatesDialog(QDialog):
             self.find_button.setText("Search again" if self.groups else "Find")
         self.summary_label.setText(summary_text(self.groups) if self.groups else "")
         self.summary_label.setVisible(bool(self.groups))
-        self.trash_all_button.setEnabled(not finding and any(not g.busy for g in self.groups))
+        self.hint_label.setVisible(bool(self.groups))
+        self.trash_all_button.setEnabled(not finding and any(not g.busy and g.others() for g in self.groups))
 
     def _set_status(self, text: str) -> None:
         self.status_label.setText(text)

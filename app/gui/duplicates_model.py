@@ -1,20 +1,22 @@
 """What the "Find duplicates" window shows: groups of near-identical photos with the one to keep, and the
 widgets for one group (a row of photo tiles) whose thumbnails come from the shared ``ThumbnailLoader``.
 
-The state (:class:`DuplicateGroup`) is plain Python so the dialog's bookkeeping (keep choice, what was
-trashed, what failed and why) does not depend on which rows happen to be built yet.
+Each photo carries the engine's verdict (why it was grouped, whether a second check confirmed it as a
+copy); only confirmed copies start marked for the trash, the others are shown for the user to decide.
+
+The state (:class:`DuplicateGroup`) lives in app.gui.duplicate_groups, plain Python.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import shiboken6
 from PySide6.QtCore import QDateTime, QLocale, QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -26,6 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.duplicate_groups import (  # noqa: F401  (re-exported: the dialog and tests use them)
+    DuplicateGroup,
+    doc_number,
+    group_verdict_text,
+    human_size,
+    plain_reason,
+    summary_text,
+)
 from app.gui.thumbnails import ThumbnailJob, ThumbnailLoader, ThumbnailState, job_key
 
 THUMB = 160  # the results grid's default size, so thumbnails it already holds are reused
@@ -34,92 +44,8 @@ TILES_PER_ROW = 5
 # Requests the results grid drops (cancel_pending / retain_pending on a new search or scroll) are asked for
 # again this often while a tile still waits.
 RETRY_MS = 700
-
-
-def human_size(size: int | float | None) -> str:
-    """Bytes as people read them (decimal units, as file managers show them)."""
-    if not isinstance(size, (int, float)) or isinstance(size, bool) or size < 0:
-        return "size unknown"
-    if size < 1000:
-        return f"{int(size)} byte{'s' if size != 1 else ''}"
-    value = float(size)
-    for unit in ("KB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 1000 or unit == "TB":
-            break
-    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
-
-
-def _number(doc: dict, name: str) -> int | None:
-    value = doc.get(name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return int(value)
-
-
-def plain_reason(error: str) -> str:
-    """The engine's error without its "Could not move to the trash:" lead, which the window already says."""
-    lead = "Could not move to the trash:"
-    reason = error[len(lead) :].strip() if error.startswith(lead) else error.strip()
-    return reason.rstrip(".")  # sentences around it bring their own full stop
-
-
-def file_size(doc: dict) -> int:
-    return _number(doc, "file_size") or 0
-
-
-@dataclass(eq=False)  # identity: two groups are never "equal" just because their contents match
-class DuplicateGroup:
-    """One group as the engine found it (documents best first), plus the user's choices about it."""
-
-    documents: list[dict]
-    max_distance: float = 0.0
-    keep_id: str = ""
-    errors: dict[str, str] = field(default_factory=dict)  # id -> why it could not be moved to the trash
-    busy: bool = False  # a trash request for it is under way
-
-    def __post_init__(self) -> None:
-        if not self.keep_id and self.documents:
-            self.keep_id = str(self.documents[0]["id"])
-
-    @classmethod
-    def from_engine(cls, group: dict) -> DuplicateGroup:
-        docs = [d for d in group.get("documents", []) if isinstance(d, dict) and d.get("id") is not None]
-        return cls(docs, float(group.get("max_distance", 0.0)))
-
-    def ids(self) -> list[str]:
-        return [str(d["id"]) for d in self.documents]
-
-    def others(self) -> list[dict]:
-        """The photos that would go to the trash: everything but the one kept."""
-        return [d for d in self.documents if str(d["id"]) != self.keep_id]
-
-    def removable_bytes(self) -> int:
-        return sum(file_size(d) for d in self.others())
-
-    def remove(self, ids: set[str]) -> bool:
-        """Drop these documents; True if any was here. The keep choice survives unless it went too."""
-        before = len(self.documents)
-        self.documents = [d for d in self.documents if str(d["id"]) not in ids]
-        for doc_id in ids:
-            self.errors.pop(doc_id, None)
-        if self.keep_id in ids and self.documents:
-            self.keep_id = str(self.documents[0]["id"])
-        return len(self.documents) != before
-
-    @property
-    def alive(self) -> bool:
-        return len(self.documents) >= 2
-
-
-def summary_text(groups: list[DuplicateGroup]) -> str:
-    """E.g. "12 groups, 31 photos, 19 could be removed, 84 MB"."""
-    photos = sum(len(g.documents) for g in groups)
-    removable = sum(len(g.documents) - 1 for g in groups)
-    size = sum(g.removable_bytes() for g in groups)
-    plural = "s" if len(groups) != 1 else ""
-    counts = f"{len(groups):,} group{plural}, {photos:,} photos, {removable:,} could be removed"
-    return f"{counts}, {human_size(size)}"
+# Why a photo is in its group, by verdict kind: confirmed copies in green, near-misses in amber.
+REASON_COLOURS = {"exact": "#2e8b57", "same": "#2e8b57", "similar": "#b36b00"}
 
 
 class ThumbnailRouter(QObject):
@@ -227,7 +153,7 @@ class ThumbnailView(QWidget):
 
 
 def _date_text(doc: dict) -> str:
-    taken = _number(doc, "captured_at")
+    taken = doc_number(doc, "captured_at")
     if taken is None:
         return "Date unknown"
     # Month names read unambiguously in every locale, unlike the short numeric format.
@@ -238,9 +164,12 @@ class PhotoTile(QFrame):
     """One photo of a group: thumbnail, keep choice and the facts that tell copies apart."""
 
     chosen = Signal(str)  # document id, the user wants to keep this one
+    markChanged = Signal(str, bool)  # document id, marked for the trash
     openRequested = Signal(str)  # path
 
-    def __init__(self, doc: dict, router: ThumbnailRouter, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, doc: dict, router: ThumbnailRouter, verdict: dict, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.doc_id = str(doc["id"])
         self.path = doc.get("path") if isinstance(doc.get("path"), str) else ""
@@ -255,14 +184,29 @@ class PhotoTile(QFrame):
         self.keep_button = QRadioButton("Keep", self)
         self.keep_button.toggled.connect(self._on_toggled)
         layout.addWidget(self.keep_button)
+        self.trash_box = QCheckBox("Move to trash", self)
+        self.trash_box.toggled.connect(lambda on: self.markChanged.emit(self.doc_id, on))
+        keep_room = self.trash_box.sizePolicy()
+        keep_room.setRetainSizeWhenHidden(True)  # tiles of one row keep their lines level
+        self.trash_box.setSizePolicy(keep_room)
+        layout.addWidget(self.trash_box)
+        self.verdict = verdict
+        self.reason_label = QLabel(self)
+        self.reason_label.setObjectName("duplicateReason")
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setFixedWidth(THUMB)
+        colour = REASON_COLOURS.get(str(verdict.get("kind")))
+        if colour:
+            self.reason_label.setStyleSheet(f"color: {colour};")
+        layout.addWidget(self.reason_label)
 
         inner = THUMB  # the tile minus its margins and 2 px border
         name = str(doc.get("name") or self.path.rsplit("/", 1)[-1] or self.doc_id)
-        width, height = _number(doc, "width"), _number(doc, "height")
+        width, height = doc_number(doc, "width"), doc_number(doc, "height")
         resolution = f"{width}×{height}" if width and height else "size unknown"
         self.name_label = self._line(name, inner, bold=True)
         self.folder_label = self._line(str(doc.get("folder") or ""), inner, secondary=True)
-        self.details_label = self._line(f"{resolution} · {human_size(_number(doc, 'file_size'))}", inner)
+        self.details_label = self._line(f"{resolution} · {human_size(doc_number(doc, 'file_size'))}", inner)
         self.date_label = self._line(_date_text(doc), inner, secondary=True)
         for label in (self.name_label, self.folder_label, self.details_label, self.date_label):
             layout.addWidget(label)
@@ -299,12 +243,27 @@ class PhotoTile(QFrame):
         self.keep_button.setChecked(kept)
         self.keep_button.blockSignals(False)
         self.keep_button.setText("Keep" if kept else "Keep this one instead")
+        self.trash_box.setVisible(not kept)
+        reason = str(self.verdict.get("reason") or "")
+        tip = reason
+        if kept and self.verdict.get("kind") == "reference":
+            reason = "Kept: the best copy"
+            tip = "The best copy: most pixels, then the biggest file, then the oldest."
+        elif kept:
+            reason = tip = f"Kept (your choice). {reason}"
+        self.reason_label.setText(reason)
+        self.reason_label.setToolTip(tip)
         font = self.keep_button.font()
         font.setBold(kept)
         self.keep_button.setFont(font)
         # The same border width either way, so choosing another photo does not shift the tiles' contents.
         color = self.palette().color(QPalette.ColorRole.Highlight if kept else QPalette.ColorRole.Mid).name()
         self.setStyleSheet(f"#duplicateTile {{ border: 2px solid {color}; border-radius: 6px; }}")
+
+    def set_marked(self, marked: bool) -> None:
+        self.trash_box.blockSignals(True)
+        self.trash_box.setChecked(marked)
+        self.trash_box.blockSignals(False)
 
     def set_error(self, reason: str | None) -> None:
         self.error_label.setText(f"Not moved to the trash: {plain_reason(reason)}" if reason else "")
@@ -376,8 +335,9 @@ class GroupRow(QFrame):
             tile.deleteLater()
         self.tiles.clear()
         for i, doc in enumerate(self.group.documents):
-            tile = PhotoTile(doc, self._router, self._grid_host)
+            tile = PhotoTile(doc, self._router, self.group.verdicts.get(str(doc["id"]), {}), self._grid_host)
             tile.chosen.connect(self._choose)
+            tile.markChanged.connect(self._mark)
             tile.openRequested.connect(self.openRequested)
             self._buttons.addButton(tile.keep_button)
             self._grid.addWidget(tile, i // self.columns, i % self.columns)
@@ -394,27 +354,36 @@ class GroupRow(QFrame):
         # Rounded down: copies a hair apart must not read as "100% alike".
         similar = math.floor(max(0.0, 1.0 - group.max_distance) * 1000) / 10
         self.title.setText(
-            f"<b>Group {self.number}</b> · {len(group.documents)} photos · at least {similar:.1f}% alike"
-            f" · {human_size(group.removable_bytes())} to free"
+            f"<b>Group {self.number}</b> · {len(group.documents)} photos · {group_verdict_text(group)}"
+            f" · at least {similar:.1f}% alike · {human_size(group.removable_bytes())} to free"
         )
 
     def update_state(self) -> None:
         group = self.group
         self._update_title()
-        others = len(group.documents) - 1
+        marked = len(group.others())
         self.trash_button.setText(
             "Moving to trash…"
             if group.busy
-            else f"Move {'other' if others == 1 else f'{others} others'} to trash"
+            else f"Move {marked} marked to trash"
+            if marked
+            else "None marked"
         )
-        self.trash_button.setEnabled(not group.busy and others > 0)
+        self.trash_button.setEnabled(not group.busy and marked > 0)
         for doc_id, tile in self.tiles.items():
             tile.set_kept(doc_id == group.keep_id)
+            tile.set_marked(doc_id in group.marked)
+            tile.trash_box.setEnabled(not group.busy)
             tile.set_error(group.errors.get(doc_id))
             tile.keep_button.setEnabled(not group.busy)
 
     def _choose(self, doc_id: str) -> None:
         if doc_id != self.group.keep_id:
-            self.group.keep_id = doc_id
+            self.group.choose(doc_id)
             self.update_state()
             self.keepChanged.emit()
+
+    def _mark(self, doc_id: str, marked: bool) -> None:
+        self.group.set_marked(doc_id, marked)
+        self.update_state()
+        self.keepChanged.emit()

@@ -114,7 +114,14 @@ def test_copies_are_grouped_best_first_and_the_others_go_to_the_trash(
     assert [t.keep_button.isChecked() for t in row.tiles.values()] == [True, False, False]
     assert kept_tile.details_label.text() == f"240×240 · {kept_tile.details_label.text().split(' · ')[1]}"
     assert kept_tile.folder_label.toolTip() == str(photos["red_circle.png"].parent)
-    assert dialog.summary_label.text().startswith("2 groups, 5 photos, 3 could be removed, ")
+    assert dialog.summary_label.text().startswith("2 groups, 5 photos, 3 marked for the trash, ")
+    # Re-encoded and rescaled copies pass the second check: marked, and each says why it is there.
+    assert [t.trash_box.isChecked() for t in row.tiles.values()] == [False, True, True]
+    assert not kept_tile.trash_box.isVisible()
+    small_tile = row.tiles[red_group.documents[2]["id"]]
+    assert small_tile.reason_label.text().startswith("Same picture, smaller copy (hash ")
+    assert kept_tile.reason_label.text().startswith("Kept: the best copy")
+    assert "2 confirmed copies" in row.title.text()
     assert dialog.stack.currentWidget() is dialog.scroll
     assert not dialog.status_label.isVisible()
 
@@ -129,10 +136,11 @@ def test_copies_are_grouped_best_first_and_the_others_go_to_the_trash(
     assert red_group.keep_id == small_id and row.tiles[small_id].keep_button.isChecked()
     assert not kept_tile.keep_button.isChecked()
     big_sizes = sum(photos[name].stat().st_size for name in big_first)
-    assert row.trash_button.text() == "Move 2 others to trash"
+    assert row.trash_button.text() == "Move 2 marked to trash"
     unkept_bytes = big_sizes + photos["blue_square_copy.jpeg"].stat().st_size
     assert (
-        dialog.summary_label.text() == f"2 groups, 5 photos, 3 could be removed, {human_size(unkept_bytes)}"
+        dialog.summary_label.text()
+        == f"2 groups, 5 photos, 3 marked for the trash, {human_size(unkept_bytes)}"
     )
 
     small_bytes = photos["red_circle_small.png"].read_bytes()
@@ -150,7 +158,7 @@ def test_copies_are_grouped_best_first_and_the_others_go_to_the_trash(
 
     assert group_names(dialog) == [blue]
     assert len(dialog.rows) == 1 and dialog.rows[0].group is blue_group
-    assert dialog.summary_label.text().startswith("1 group, 2 photos, 1 could be removed, ")
+    assert dialog.summary_label.text().startswith("1 group, 2 photos, 1 marked for the trash, ")
     assert "Moved 2 photos to the trash." in dialog.status_label.text()
     qtbot.waitUntil(lambda: photo_count(window) == 6, timeout=SEARCH_WAIT_MS)
     shown = {window.results_model.document(r)["name"] for r in range(window.results_model.rowCount())}
@@ -245,7 +253,115 @@ def test_sizes_and_the_summary_read_like_a_file_manager() -> None:
         "0 bytes", "1 byte", "999 bytes", "1.0 KB", "84 MB", "3.4 GB",
     ]  # fmt: skip
     one = DuplicateGroup([{"id": "a", "file_size": 5_000_000}, {"id": "b", "file_size": 2_000_000}])
-    assert one.keep_id == "a" and summary_text([one]) == "1 group, 2 photos, 1 could be removed, 2.0 MB"
-    one.keep_id = "b"
-    assert summary_text([one]).endswith("5.0 MB")
+    # Without a verdict from the engine nothing is marked: a photo is never proposed unconfirmed.
+    assert one.keep_id == "a" and summary_text([one]) == "1 group, 2 photos, 0 marked for the trash, 0 bytes"
+    one.set_marked("b", True)
+    assert summary_text([one]) == "1 group, 2 photos, 1 marked for the trash, 2.0 MB"
+    one.choose("b")
+    assert summary_text([one]).endswith("0 marked for the trash, 0 bytes")
+    copy = {"kind": "same", "confirmed": True, "reason": "Same picture"}
+    two = DuplicateGroup([{"id": "a"}, {"id": "b", "file_size": 7}], verdicts={"b": copy})
+    assert two.marked == {"b"}
+    two.choose("b")  # keeping the copy instead: the best copy, a copy of it, goes instead
+    assert two.marked == {"a"} and two.keep_id == "b"
+    # A copy of another frame of the group: keeping it marks that frame, whose twin it is, in its place.
+    frame = {"kind": "similar", "confirmed": False, "reason": "Similar", "copy_of": "a"}
+    copy_of_b = {"kind": "same", "confirmed": True, "reason": "Same picture as b", "copy_of": "b"}
+    three = DuplicateGroup([{"id": "a"}, {"id": "b"}, {"id": "c"}], verdicts={"b": frame, "c": copy_of_b})
+    assert three.marked == {"c"}
+    three.choose("c")
+    assert three.marked == {"b"}
+    three.choose("a")
+    assert three.marked == {"c"}
+    three.set_marked("b", True)  # the user adds the other frame by hand: choosing again keeps that
+    assert three.marked == {"b", "c"}
+    three.choose("b")
+    assert three.marked == {"c"}  # a photo kept is never marked; the hand-set mark is gone with it
     assert one.remove({"b"}) and one.keep_id == "a" and not one.alive
+
+
+def write_burst(root: Path) -> dict[str, Path]:
+    """A photo, its exact copy in a backup folder, a re-saved JPEG and two other frames of the same burst."""
+    from app.scenes import encoded, scene
+
+    shot = scene(7)
+    files = {
+        "camera/IMG_0001.png": encoded(shot, "PNG"),
+        "backup/IMG_0001.png": encoded(shot, "PNG"),
+        "export/IMG_0001.jpg": encoded(shot, "JPEG", quality=80),
+        "camera/IMG_0002.png": encoded(scene(7, subject_x=0.6), "PNG"),
+        "camera/IMG_0003.png": encoded(scene(7, subject_x=0.55), "PNG"),
+    }
+    paths = {}
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        paths[rel] = path
+    return paths
+
+
+@requires_tiny_model
+def test_burst_frames_are_shown_with_their_reason_but_only_confirmed_copies_are_marked(
+    make_window, qtbot, tmp_path: Path
+) -> None:
+    from .screen_fit import assert_label_text_fits, assert_window_fits_screen, settle
+
+    photos = write_burst(tmp_path / "photos")
+    window = make_window()
+    import_and_wait(qtbot, window, [tmp_path / "photos"])
+    dialog = open_and_wait(qtbot, window)
+    (group,) = dialog.groups
+    row = dialog.rows[0]
+    by_path = {d["path"]: d["id"] for d in group.documents}
+    keep_path = next(p for p, i in by_path.items() if i == group.keep_id)
+    assert keep_path.endswith("IMG_0001.png")  # the PNGs are the biggest files of the most pixels
+    twin = photos["backup/IMG_0001.png" if "camera" in keep_path else "camera/IMG_0001.png"]
+    tile = {rel: row.tiles[by_path[str(path)]] for rel, path in photos.items() if str(path) != keep_path}
+    twin_tile = tile["backup/IMG_0001.png" if "camera" in keep_path else "camera/IMG_0001.png"]
+    frames = [tile["camera/IMG_0002.png"], tile["camera/IMG_0003.png"]]
+
+    # The copies are marked and say why; the other frames are shown, unmarked, with theirs.
+    assert (
+        twin_tile.trash_box.isChecked()
+        and twin_tile.reason_label.text() == "Exact copy (the same file contents)"
+    )
+    jpeg = tile["export/IMG_0001.jpg"]
+    assert jpeg.trash_box.isChecked() and jpeg.reason_label.text().startswith(
+        "Same picture, re-encoded (hash "
+    )
+    for frame in frames:
+        assert not frame.trash_box.isHidden() and not frame.trash_box.isChecked()
+        assert frame.reason_label.text().startswith("Similar, not a copy: a different frame")
+    assert "2 confirmed copies, 2 similar, not a copy" in row.title.text()
+    assert row.trash_button.text() == "Move 2 marked to trash"
+    assert dialog.hint_label.isVisible()
+    assert_window_fits_screen(qtbot, dialog, [dialog.trash_all_button, dialog.find_button])
+    qtbot.waitUntil(
+        lambda: all(t.thumbnail.has_thumbnail() for t in row.tiles.values()), timeout=SEARCH_WAIT_MS
+    )
+    settle(dialog)
+    for tile_shown in row.tiles.values():
+        assert_label_text_fits(tile_shown.reason_label)
+    assert dialog.grab().save(str(SCREENSHOT.with_name("duplicates-burst.png")))
+
+    # The user may still pick a frame by hand, and change their mind.
+    frames[0].trash_box.click()
+    assert row.trash_button.text() == "Move 3 marked to trash"
+    frames[0].trash_box.click()
+    assert row.trash_button.text() == "Move 2 marked to trash"
+
+    QTimer.singleShot(0, lambda: next(
+        b for b in QApplication.activeModalWidget().buttons() if b.text() == "Move to Trash"
+    ).click())  # fmt: skip
+    with qtbot.waitSignal(dialog.trashFinished, timeout=IMPORT_WAIT_MS) as finished:
+        qtbot.mouseClick(dialog.trash_all_button, Qt.MouseButton.LeftButton)
+    assert sorted(r["path"] for r in finished.args[0]) == sorted(
+        [str(twin), str(photos["export/IMG_0001.jpg"])]
+    )
+    assert not twin.exists() and in_trash(twin) is not None
+    # The frames stay on disk and in view, still unmarked: nothing more is proposed.
+    assert all(photos[f"camera/IMG_000{n}.png"].exists() for n in (2, 3)) and Path(keep_path).exists()
+    assert len(dialog.groups) == 1 and len(dialog.groups[0].documents) == 3
+    assert dialog.rows[0].trash_button.text() == "None marked" and not dialog.rows[0].trash_button.isEnabled()
+    assert not dialog.trash_all_button.isEnabled()
