@@ -56,6 +56,19 @@ def photoseek_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def service(photoseek_dirs: Path) -> Iterator:
+    """A library service over this test's own library; the events it sent are in ``service.events``."""
+    from app.library.service import LibraryService
+
+    events: list[object] = []
+    library = LibraryService(photoseek_dirs, on_event=events.append)
+    library.open()
+    library.events = events  # type: ignore[attr-defined]
+    yield library
+    library.close()
+
+
+@pytest.fixture
 def engine(tmp_path: Path) -> Iterator:
     """An engine over this test's own library, holding the "images" collection of the seed schema (an
     image field embedded by the default tiny model). Test files that need another engine define their own."""

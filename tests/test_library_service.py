@@ -34,16 +34,6 @@ TINY = "photoseek/tiny-shapes"
 ASKED_FOR_FP32 = "CPU, float32 (set by PHOTOSEEK_DEVICE, --device or the settings)"
 
 
-@pytest.fixture
-def service(photoseek_dirs: Path):
-    events: list[object] = []
-    library = LibraryService(photoseek_dirs, on_event=events.append)
-    library.open()
-    library.events = events  # type: ignore[attr-defined]
-    yield library
-    library.close()
-
-
 def test_the_engine_and_the_library_never_import_qt() -> None:
     script = (
         "import sys\n"

@@ -277,7 +277,7 @@ def _closed_port_url() -> str:
 # (tiny-model) weights for those; random tensors are now refused, as a hub file must load strictly.
 
 
-def test_cancelled_download_leaves_nothing_behind(weights_server):
+def test_cancelled_download_keeps_only_a_part_to_continue_from(weights_server):
     base_url, _, _ = weights_server
     spec = resolve_model({"model_name": "ts/clip-vit-b-p32"})
     cancel = threading.Event()
@@ -289,7 +289,9 @@ def test_cancelled_download_leaves_nothing_behind(weights_server):
     with pytest.raises(ModelUnavailable, match="was cancelled"):
         download_weights(spec, base_url=base_url, progress=progress, cancel=cancel)
     assert not weights_available(spec)
-    assert list(weights_path(spec).parent.iterdir()) == []
+    # Only the partial file (and its address), for the next download to continue: no weights, no hash.
+    name = weights_path(spec).name
+    assert sorted(p.name for p in weights_path(spec).parent.iterdir()) == [f"{name}.part", f"{name}.part.url"]
 
 
 def test_truncated_download_is_rejected(weights_server):
@@ -299,7 +301,8 @@ def test_truncated_download_is_rejected(weights_server):
     with pytest.raises(ModelUnavailable, match="connection closed after 100000 of"):
         download_weights(spec, base_url=base_url)
     assert not weights_available(spec)
-    assert list(weights_path(spec).parent.iterdir()) == []
+    # What arrived waits as a partial file for the next download to continue (tests/test_download_resume.py).
+    assert sorted(p.suffix for p in weights_path(spec).parent.iterdir()) == [".part", ".url"]
 
 
 def test_unreachable_hub_explains_how_to_install_offline(monkeypatch):

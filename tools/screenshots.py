@@ -6,7 +6,10 @@ Runs the real window (offscreen, so no display is needed) over a throw-away libr
 test model, and saves: empty.png (first launch), importing.png (an import in progress), text-search.png
 (results for a typed query), find-similar.png (photos like a chosen one), filters.png (a text search
 narrowed by the filter bar and the similarity threshold), folders.png (the followed folders, one of them
-offline) and duplicates.png (the "Find duplicates" window over copies planted in a second folder).
+offline), viewer.png (a search result open in the built-in viewer, with its camera details) and
+first-run.png (a new library without its model: the offer made before the first import; --only-model
+makes just that and the model-*.png shots). duplicates.png and model-chooser.png have their own scenes:
+tools/screenshot_duplicates.py (copies and burst frames) and tools/screenshot_model_chooser.py.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshots")
     parser.add_argument("--scheme", choices=("light", "dark"), default="light")
     parser.add_argument("--per-class", type=int, default=4, help="demo pictures per colour x shape")
+    parser.add_argument(
+        "--only-model", action="store_true", help="only first-run.png, model-offer.png, model-offline.png"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="photoseek-screens-") as tmp:
@@ -45,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["PHOTOSEEK_DEFAULT_MODEL"] = "photoseek/tiny-shapes"
         os.environ["PHOTOSEEK_COLOR_SCHEME"] = args.scheme
         photos = Path(tmp) / "Pictures" / "Shapes"
+        if args.only_model:
+            return shoot_first_run(args.out, Path(tmp) / "first-run", also_offer=True)
         return take_screenshots(photos, args.out, args.per_class)
 
 
@@ -53,7 +61,6 @@ def take_screenshots(photos: Path, out: Path, per_class: int) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.gui.app import create_application
-    from app.gui.duplicates_dialog import open_duplicates
     from app.gui.main_window import MainWindow
     from app.library import ImportProgress
     from app.shapes import write_shape_folder
@@ -174,22 +181,11 @@ def take_screenshots(photos: Path, out: Path, per_class: int) -> int:
     grab(dialog, out / "folders.png")
     dialog.close()
 
-    duplicates = open_duplicates(window)
-    wait_for(duplicates.groupsShown)
-    # The tiny test model knows only colour and shape, so two drawings of one kind sit ~0.01 apart:
-    # 99.9% keeps to the planted copies (re-encoded or rescaled, <= 0.0001 apart).
-    duplicates.threshold_control.setValue(99.9)
-    duplicates.find()
-    wait_for(duplicates.groupsShown)
-    duplicates.resize(980, 620)
-    settle(1500)
-    grab(duplicates, out / "duplicates.png")
-    duplicates.close()
-
     shoot_model_flow(window, out, wait_for, settle, save)
+    shoot_viewer(window, photos.parent / "Camera", out, wait_for, settle)
     window.close()
     QApplication.processEvents()
-    return 0
+    return shoot_first_run(out, photos.parent.parent / "first-run")
 
 
 def shoot_model_flow(window, out: Path, wait_for, settle, save) -> None:
@@ -217,6 +213,95 @@ def shoot_model_flow(window, out: Path, wait_for, settle, save) -> None:
     dialog.reject()
     settle()
     save("model-declined.png")
+
+
+def shoot_viewer(window, camera: Path, out: Path, wait_for, settle) -> None:
+    """A camera photo (EXIF make, model, date) found by a search and opened in the viewer."""
+    from PIL import Image
+
+    from app.shapes import draw_shape
+
+    camera.mkdir(parents=True, exist_ok=True)
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "FUJIFILM", "X-T30"
+    exif.get_ifd(0x8769)[0x9003] = "2024:06:21 19:42:10"
+    photo = camera / "DSCF4127.JPG"
+    draw_shape("red", "circle", size=(1800, 1200), seed=4127).save(photo, quality=92, exif=exif.tobytes())
+    rows = {window.collections_list.item(i).text(): i for i in range(window.collections_list.count())}
+    window.collections_list.setCurrentRow(rows.get("Photos", 0))
+    window.import_paths([str(camera)])
+    wait_for(window.importFinished)
+    window.import_panel.hide()
+    window.search_field.setText("a red circle")
+    window.search.submit_text("a red circle")
+    wait_for(window.resultsShown, lambda query: query.text == "a red circle")
+    model = window.results_model
+    row = next(r for r in range(model.rowCount()) if model.document(r).get("name") == photo.name)
+    size = window.size()
+    window.resize(1100, 700)
+    window.viewer.open_row(row)
+    settle(1500)
+    grab(window, out / "viewer.png")
+    window.viewer.close()
+    window.resize(size)
+
+
+def shoot_first_run(out: Path, data_dir: Path, *, also_offer: bool = False) -> int:
+    """first-run.png: a new library whose default model is not on this computer: the window opens with
+    the offer in front, before any import. ``also_offer``: model-offer.png and model-offline.png too (the
+    offer, and a download that failed offline with its details shown), without the rest of the demo."""
+    from PySide6.QtCore import QEventLoop, QPoint, QTimer
+    from PySide6.QtGui import QColor, QPainter
+
+    from app.gui.app import create_application
+    from app.gui.main_window import MainWindow
+
+    app = create_application(["photoseek-screenshots"])
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ["PHOTOSEEK_DEFAULT_MODEL"] = "ts/clip-vit-b-p32"
+    os.environ["PHOTOSEEK_MODEL_BASE_URL"] = "http://127.0.0.1:9"  # refused at once: offline
+
+    def wait(predicate: Callable[[], bool]) -> None:
+        for _ in range(WAIT_MS // 50):
+            if predicate():
+                return
+            loop = QEventLoop()
+            QTimer.singleShot(50, loop.quit)
+            loop.exec()
+        raise SystemExit("timed out waiting for the model offer")
+
+    window = MainWindow(data_dir=data_dir)
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    wait(lambda: window.model.dialog is not None and window.model.dialog.isVisible())
+    dialog = window.model.dialog
+    wait(lambda: "not downloaded" in window.model_status.text())
+    app.processEvents()
+    picture, shown = window.grab(), dialog.grab()
+    painter = QPainter(picture)
+    painter.fillRect(picture.rect(), QColor(0, 0, 0, 70))  # as a window behind a modal dialog is dimmed
+    corner = QPoint((picture.width() - shown.width()) // 2, 140)
+    painter.drawPixmap(corner, shown)
+    painter.setPen(QColor(0, 0, 0, 110))
+    painter.drawRect(corner.x() - 1, corner.y() - 1, shown.width() + 1, shown.height() + 1)
+    painter.end()
+    picture.save(str(out / "first-run.png"))
+    print(f"wrote {out / 'first-run.png'}")
+    if also_offer:
+        dialog.reject()
+        dialog = window.model.show_dialog("ts/clip-vit-b-p32")
+        wait(dialog.isVisible)
+        grab(dialog, out / "model-offer.png")
+        dialog.start_download()
+        wait(lambda: not dialog.busy)
+        dialog.details_button.setChecked(True)
+        app.processEvents()
+        grab(dialog, out / "model-offline.png")
+    if window.model.dialog is not None:
+        window.model.dialog.reject()
+    window.close()
+    app.processEvents()
+    return 0
 
 
 def plant_copies(photos: Path, phone: Path) -> None:

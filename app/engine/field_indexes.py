@@ -290,12 +290,16 @@ class FieldIndexes:
             self._last_save = now
 
     def drop_files(self) -> None:
+        self.unlink_files()
+        self._indexes.clear()
+
+    def unlink_files(self) -> None:
+        """Remove the saved indexes but keep those in memory (saved again at the next save)."""
         for fname in self.vector_fields:
             for path in (self.path(fname), self._legacy_path(fname)):
                 if path is not None:
                     path.unlink(missing_ok=True)
                     _sidecar(path).unlink(missing_ok=True)
-        self._indexes.clear()
 
 
 def _sidecar(path: Path) -> Path:

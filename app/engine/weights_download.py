@@ -14,12 +14,12 @@ import hashlib
 import http.client
 import logging
 import os
-import tempfile
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from app import paths
 from app.engine.errors import ModelUnavailable
@@ -61,15 +61,21 @@ def download(
     for source in sources:
         if source.path.is_file() and not _drop_bad_earlier_download(source.path):
             return source.path
+    # An interrupted download continues where it stopped: its source goes first.
+    sources = sorted(sources, key=lambda source: not _resumable_bytes(source))
     reasons = []
     for source in sources:
         try:
             return _fetch(spec, source, progress, cancel, timeout)
-        except _Cancelled:
-            raise ModelUnavailable(f"Downloading the weights for `{spec.name}` was cancelled.") from None
+        except _Cancelled as stopped:
+            more = f" The next download continues from {_mb(stopped.kept)}." if stopped.kept else ""
+            stopped_text = f"Downloading the weights for `{spec.name}` was cancelled.{more}"
+            raise ModelUnavailable(stopped_text) from None
         except _FetchFailed as exc:
             reasons.append(str(exc))
             log.info("weights download from %s failed: %s", source.url, exc)
+            if exc.kept:
+                break  # the next try continues this file rather than starting another one
     first = sources[0]
     failure = ModelUnavailable(
         f"Could not download the weights for `{spec.name}` ({'; '.join(reasons)}). To install them offline, "
@@ -101,11 +107,47 @@ def _drop_bad_earlier_download(path: Path) -> bool:
 
 
 class _Cancelled(Exception):
-    pass
+    def __init__(self, kept: int) -> None:
+        super().__init__(kept)
+        self.kept = kept  # bytes left in the partial file for the next download to continue from
 
 
 class _FetchFailed(Exception):
-    pass
+    def __init__(self, message: str, kept: int = 0) -> None:
+        super().__init__(message)
+        self.kept = kept
+
+
+def partial_path(target: Path) -> Path:
+    """Where an unfinished download of ``target`` waits to be continued."""
+    return target.with_name(target.name + ".part")
+
+
+def _url_record(part: Path) -> Path:
+    return part.with_name(part.name + ".url")
+
+
+def _resumable_bytes(source: WeightsSource) -> int:
+    """Bytes of an earlier, interrupted download of this very URL; 0 (and nothing left) otherwise."""
+    part = partial_path(source.path)
+    try:
+        same_url = _url_record(part).read_text(encoding="utf-8").strip() == source.url
+        size = part.stat().st_size
+    except (OSError, UnicodeDecodeError):
+        same_url, size = False, 0
+    if not same_url:
+        _discard(part)
+        return 0
+    return size
+
+
+def _discard(part: Path) -> None:
+    part.unlink(missing_ok=True)
+    _url_record(part).unlink(missing_ok=True)
+
+
+def _mb(count: int) -> str:
+    return f"{count / 1_000_000:,.1f} MB"
 
 
 def _fetch(
@@ -115,50 +157,112 @@ def _fetch(
     cancel: threading.Event | None,
     timeout: float,
 ) -> Path:
+    """Download ``source`` into its partial file (continuing an interrupted one with a Range request),
+    check the whole file, then move it into place. A transfer that stops early (Stop, a cut connection)
+    keeps the partial file for the next try; a file that fails its check is discarded."""
     paths.make_private_dirs(source.path.parent)
-    request = urllib.request.Request(source.url, headers={"User-Agent": "photoseek"})
-    fd, tmp_name = tempfile.mkstemp(prefix=source.path.name + ".", suffix=".part", dir=source.path.parent)
-    tmp = Path(tmp_name)
+    part = partial_path(source.path)
+    have = _resumable_bytes(source)
+    done = have
     try:
-        digest = hashlib.sha256()
-        done = 0
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
+        digest = _hash_part(part, have, cancel)
+        headers = {"User-Agent": "photoseek"}
+        if have:
+            headers["Range"] = f"bytes={have}-"
+        request = urllib.request.Request(source.url, headers=headers)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            if progress:
-                progress(0, total)
-            while True:
-                if cancel is not None and cancel.is_set():
-                    raise _Cancelled()
-                chunk = response.read(_CHUNK)
-                if not chunk:
-                    break
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
+            size = int(length) if length and length.isdigit() else None
+            if response.status == 206:
+                if _range_start(response) != have:
+                    _discard(part)
+                    raise _FetchFailed(f"{source.url}: the server sent another part of the file than asked")
+                total = have + size if size is not None else None
+            else:  # no range support (200): start again from the first byte
+                done, digest = 0, hashlib.sha256()
+                total = size
+            _url_record(part).write_text(source.url + "\n", encoding="utf-8")
+            with open(part, "ab" if done else "wb") as out:
                 if progress:
                     progress(done, total)
+                while True:
+                    if cancel is not None and cancel.is_set():
+                        raise _Cancelled(done)
+                    chunk = response.read(_CHUNK)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
         if total is not None and done != total:
-            raise _FetchFailed(f"{source.url}: connection closed after {done} of {total} bytes")
-        actual = digest.hexdigest()
-        if source.sha256:
-            if actual != source.sha256:
-                raise _FetchFailed(f"{source.url}: sha256 mismatch (got {actual}, expected {source.sha256})")
-        else:
-            _check_unpinned(spec, source, tmp)
-        os.replace(tmp, source.path)
-        _write_sidecar(source.path, actual, source.url)
+            raise _FetchFailed(
+                f"{source.url}: connection closed after {done} of {total} bytes "
+                f"(the next download continues from {_mb(done)})",
+                done,
+            )
+        _check_whole_file(spec, source, part, digest.hexdigest())
+        os.replace(part, source.path)
+        _url_record(part).unlink(missing_ok=True)
+        _write_sidecar(source.path, digest.hexdigest(), source.url)
         return source.path
     except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # the range asked for is past the file's end: the part is stale
+            _discard(part)
         raise _FetchFailed(f"{source.url}: HTTP {exc.code} {exc.reason}") from exc
     except urllib.error.URLError as exc:
-        raise _FetchFailed(f"{source.url}: {exc.reason}") from exc
+        raise _FetchFailed(f"{source.url}: {exc.reason}", _kept(part, done)) from exc
     except TimeoutError as exc:
-        raise _FetchFailed(f"{source.url}: no answer within {timeout:g} s") from exc
+        raise _FetchFailed(f"{source.url}: no answer within {timeout:g} s", _kept(part, done)) from exc
     except (OSError, http.client.HTTPException) as exc:
-        raise _FetchFailed(f"{source.url}: {exc}") from exc
+        raise _FetchFailed(f"{source.url}: {exc}", _kept(part, done)) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if part.is_file() and part.stat().st_size == 0:
+            _discard(part)  # nothing arrived: nothing to continue
+
+
+def _kept(part: Path, done: int) -> int:
+    return done if part.is_file() else 0
+
+
+def _range_start(response: http.client.HTTPResponse) -> int | None:
+    """The first byte a 206 answer carries (``Content-Range: bytes 100-999/1000``)."""
+    value = response.headers.get("Content-Range", "")
+    unit, _, spec = value.partition(" ")
+    start = spec.split("-", 1)[0]
+    return int(start) if unit.strip() == "bytes" and start.isdigit() else None
+
+
+def _hash_part(part: Path, have: int, cancel: threading.Event | None) -> Any:
+    """The sha256 state after the bytes an interrupted download already has (the check covers them)."""
+    digest = hashlib.sha256()
+    if have:
+        with open(part, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                if cancel is not None and cancel.is_set():
+                    raise _Cancelled(have)
+                digest.update(chunk)
+    return digest
+
+
+def _check_whole_file(spec: ModelSpec, source: WeightsSource, part: Path, actual: str) -> None:
+    """The pinned hash, or for an unpinned file a strict load; a file that fails is discarded."""
+    try:
+        if source.sha256:
+            if actual != source.sha256:
+                raise _FetchFailed(
+                    f"{source.url}: sha256 mismatch (got {actual}, expected {source.sha256}); "
+                    "the downloaded file was discarded"
+                )
+        else:
+            _check_unpinned(spec, source, part)
+    except _FetchFailed as exc:
+        _discard(part)
+        message = str(exc)
+        if "discarded" not in message:
+            message += "; the downloaded file was discarded"
+        raise _FetchFailed(message) from None
 
 
 def _check_unpinned(spec: ModelSpec, source: WeightsSource, tmp: Path) -> None:

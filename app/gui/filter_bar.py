@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QDateTime, QSignalBlocker, Qt, QTime, QTimer, Signal, Slot
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,6 +20,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSizePolicy,
+    QStyle,
+    QStyleOptionButton,
     QToolButton,
     QWidget,
 )
@@ -89,6 +92,22 @@ def _stats(result: dict, field: str) -> dict:
     return {}
 
 
+class FramedCheckBox(QCheckBox):
+    """A check box whose box always shows. Fusion draws the box's frame in the window colour, darkened:
+    on a dark palette that is almost the colour around it, and an unticked "Taken" all but vanished.
+    The frame is drawn again in the placeholder-text colour, which stands out on light and dark alike."""
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        option = QStyleOptionButton()
+        self.initStyleOption(option)
+        box = self.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, self)
+        group = QPalette.ColorGroup.Active if self.isEnabled() else QPalette.ColorGroup.Disabled
+        painter = QPainter(self)
+        painter.setPen(QPen(self.palette().color(group, QPalette.ColorRole.PlaceholderText), 1))
+        painter.drawRect(box.adjusted(0, 0, -1, -1))
+
+
 class FilterBar(QWidget):
     """Folder, type and "taken" date controls; ``filterChanged`` carries the combined filter_by."""
 
@@ -122,7 +141,7 @@ class FilterBar(QWidget):
         self.type_combo.setObjectName("typeFilter")
         self.type_combo.setToolTip("Show only photos of this file type")
         self.type_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.date_check = QCheckBox("Taken")
+        self.date_check = FramedCheckBox("Taken")
         self.date_check.setObjectName("dateFilter")
         self.date_check.setToolTip("Show only photos taken (or, without a camera date, saved) in these days")
         self.date_from = self._date_edit("dateFrom")

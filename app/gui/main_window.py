@@ -24,6 +24,7 @@ from app.gui.icons import app_icon
 from app.gui.imports_controller import ImportsController
 from app.gui.mime import QueryImageError, local_paths, read_query_image
 from app.gui.model_controller import ModelController
+from app.gui.model_switch_controller import ModelSwitchController
 from app.gui.search_controller import Query
 from app.gui.settings import Settings
 from app.gui.window_commands import WindowCommands
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.imports = ImportsController(self)
         self.folders = FoldersController(self)
         self.model = ModelController(self)
+        self.model_switch = ModelSwitchController(self)
         self.model_status = self.model.status
         self.model_status.setText("Model: starting…")
         self.model_status.setContentsMargins(6, 0, 6, 0)
@@ -355,6 +357,7 @@ class MainWindow(QMainWindow, WindowLayout):
         self.settings.set_bytes("splitter_state", bytes(self.splitter.saveState().data()))
         self.settings.save()
         self.bridge.shutdown()
+        self.viewer.shutdown()
         self.results_model.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:

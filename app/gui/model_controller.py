@@ -30,6 +30,7 @@ class ModelController(QObject):
         self.dialog: ModelDialog | None = None
         self._retries: list[Callable[[], None]] = []
         self._declined: set[str] = set()  # models whose dialog the user closed: ask again only when asked
+        self._first_run_offered = False  # the offer before a first import is made once per window
         self._states: dict[str, str] = {}
         self._runs_on: dict[str, tuple[str, str]] = {}  # model -> (label, one line on how it was chosen)
         self.status = QLabel()
@@ -46,11 +47,35 @@ class ModelController(QObject):
         return self._states.get(model, "idle")
 
     def warm_up(self, collection: dict | None) -> None:
-        """Show the collection's model and load it now, so its first search does not wait for it."""
+        """Show the collection's model and load it now, so its first search does not wait for it. A
+        library without photos only checks the model its first import needs, and offers it (once) when
+        its weights are missing, rather than letting that import fail."""
         model = model_of(collection)
         self._show(model or default_model(), self.state(model) if model else "idle")
         if collection is not None and model is not None:
-            self._window.bridge.call("warm_up", collection["name"])
+            request = self._window.bridge.call("warm_up", collection["name"])
+        elif not self._first_run_offered:
+            model = default_model()
+            request = self._window.bridge.call("warm_up", None, model)
+        else:
+            return
+        request.done.connect(lambda state: self._offer_first_run(state, model))
+
+    def _library_is_empty(self) -> bool:
+        window = self._window
+        names = (
+            window.collections_list.item(i).data(Qt.ItemDataRole.UserRole)
+            for i in range(window.collections_list.count())
+        )
+        return all(int((window.collection(name) or {}).get("num_documents", 0)) == 0 for name in names)
+
+    def _offer_first_run(self, state: object, model: str | None) -> None:
+        if state != "missing" or model is None or self._first_run_offered or model in self._declined:
+            return
+        if not self._library_is_empty() or (self.dialog is not None and self.dialog.isVisible()):
+            return
+        self._first_run_offered = True
+        self.show_dialog(model, first_run=True)
 
     def runs_on(self, model: str) -> str:
         """Where and how ``model`` runs, in one line (About); empty until it was loaded."""
@@ -90,14 +115,14 @@ class ModelController(QObject):
         self.show_dialog(model)
         return True
 
-    def show_dialog(self, model: str | None = None) -> ModelDialog:
+    def show_dialog(self, model: str | None = None, *, first_run: bool = False) -> ModelDialog:
         """Library › Model…: download the model or choose a file, whatever happened before."""
         model = model or self.current_model()
         self._declined.discard(model)
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.raise_()
             return self.dialog
-        dialog = ModelDialog(model, self._window.bridge, self._window)
+        dialog = ModelDialog(model, self._window.bridge, self._window, first_run=first_run)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.modelReady.connect(self._on_ready)
         dialog.rejected.connect(lambda: self._on_declined(model))

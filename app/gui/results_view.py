@@ -21,6 +21,18 @@ from app.gui.results_model import ResultsModel
 
 _USER = Qt.ItemDataRole.UserRole
 
+# Keys the grid handles itself (Qt's item view), for Help › Keyboard Shortcuts; the actions' keys are read
+# from the actions.
+GRID_KEYS: list[tuple[str, str]] = [
+    ("Down (in the search field)", "Into the results, on the first photo"),
+    ("Arrow keys", "Move between photos"),
+    ("Home, End", "First, last photo"),
+    ("Page Up, Page Down", "A screenful up, down"),
+    ("Shift+arrows, Ctrl+click", "Select several photos"),
+    ("Ctrl+A", "Select all"),
+    ("Double-click", "View the photo"),
+]
+
 
 class ResultsView(QListView):
     """Grid of result tiles.
@@ -159,12 +171,32 @@ class ResultsView(QListView):
         self.contextMenuRequestedFor.emit(self.selected_ids(), event.globalPos())
         event.accept()
 
+    def moveCursor(
+        self, cursorAction: QAbstractItemView.CursorAction, modifiers: Qt.KeyboardModifier
+    ) -> QModelIndex:
+        """Page Up/Down move a screenful of rows in the same column (Qt's icon mode finds no tile there
+        when the last page is short, and does not move at all)."""
+        pages = (QAbstractItemView.CursorAction.MovePageUp, QAbstractItemView.CursorAction.MovePageDown)
+        model, current = self.model(), self.currentIndex()
+        if cursorAction not in pages or model is None or not current.isValid():
+            return super().moveCursor(cursorAction, modifiers)
+        grid = self.gridSize()
+        columns = max(1, (self.viewport().width() - 1) // max(1, grid.width()))
+        step = columns * max(1, self.viewport().height() // max(1, grid.height()))
+        row, count = current.row(), model.rowCount()
+        if cursorAction == QAbstractItemView.CursorAction.MovePageDown:
+            target = min(count - 1, row + step)
+        else:
+            target = row - step if row - step >= 0 else row % columns
+        return model.index(target, 0)
+
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:
             self._apply_thumbnail_size()  # the name line's height changed
 
     def resizeEvent(self, event: QResizeEvent) -> None:
+        self._fit_columns()
         super().resizeEvent(event)
         self._settle_timer.start()
 
@@ -182,7 +214,8 @@ class ResultsView(QListView):
         option = QStyleOptionViewItem()
         option.font = self.font()
         tile = self._delegate.sizeHint(option, QModelIndex())
-        self.setGridSize(QSize(tile.width() + self.SPACING, tile.height() + self.SPACING))
+        self._tile = QSize(tile.width() + self.SPACING, tile.height() + self.SPACING)
+        self._fit_columns()
         # Roughly a quarter tile per wheel notch step: smooth, but still quick through long results.
         self.verticalScrollBar().setSingleStep(max(16, tile.height() // 4))
         model = self.model()
@@ -190,6 +223,17 @@ class ResultsView(QListView):
             model.set_thumbnail_size(self._device_thumbnail_size())
         self.scheduleDelayedItemsLayout()
         self.viewport().update()
+
+    def _fit_columns(self) -> None:
+        """Share the viewport's width out between the columns that fit, so the rows fill it edge to edge
+        instead of leaving up to a tile's width empty on the right; the tiles stay centred in their cells."""
+        # Qt wraps a row unless it is narrower than the viewport: one pixel is left over.
+        room = self.viewport().width() - 1
+        columns = max(1, room // self._tile.width())
+        width = max(self._tile.width(), room // columns)
+        grid = QSize(width, self._tile.height())
+        if grid != self.gridSize():
+            self.setGridSize(grid)
 
     def _prioritize_visible(self) -> None:
         model = self.model()

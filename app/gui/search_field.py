@@ -86,12 +86,14 @@ def _thumbnail(data: bytes, box: float) -> QPixmap:
 
 class SearchField(QLineEdit):
     """Emits ``imageQuery(bytes, label)`` for a dropped or pasted image and ``imageCleared()`` when its chip
-    is removed. Text editing behaves like any line edit; Esc clears text and image."""
+    is removed. Text editing behaves like any line edit; Esc clears text and image; Down moves on to the
+    results (``downPressed``)."""
 
     imageQuery = Signal(bytes, str)
     imageCleared = Signal()
     imageRejected = Signal(str)  # why a dropped/pasted thing cannot be searched with
     escapePressed = Signal()
+    downPressed = Signal()  # Down: on into the results
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -160,6 +162,10 @@ class SearchField(QLineEdit):
             return
         if event.key() == Qt.Key.Key_Escape:
             self.escapePressed.emit()
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Down and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            self.downPressed.emit()
             event.accept()
             return
         super().keyPressEvent(event)

@@ -1,5 +1,6 @@
 """What the menus, buttons and keys of the main window do when it is not library work: file choosers,
-pasting an image, thumbnail size, the search field's focus, About. The layout only wires to these."""
+pasting an image, thumbnail size, the search field's focus, Esc, moving photos to the trash, About. The
+layout only wires to these."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QItemSelectionModel, QObject, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app import __version__
@@ -51,14 +52,22 @@ class WindowCommands(QObject):
             self._window.search.submit_text("", refine=self._window.search_field.image_label is not None)
 
     def zoom(self, steps: int) -> None:
-        """Step the thumbnail size through THUMBNAIL_SIZES; the choice is remembered."""
+        """Zoom the photo in the viewer; else step the thumbnail size through THUMBNAIL_SIZES (remembered)."""
+        if self._window.viewer.is_open():
+            self._window.viewer.page.canvas.zoom_by(1.25 if steps > 0 else 0.8)
+            return
         current = self._window.results_view.thumbnailSize()
         index = min(range(len(THUMBNAIL_SIZES)), key=lambda i: abs(THUMBNAIL_SIZES[i] - current))
         size = THUMBNAIL_SIZES[max(0, min(len(THUMBNAIL_SIZES) - 1, index + steps))]
         self._window.results_view.setThumbnailSize(size)
         self._window.settings.set("thumbnail_size", size)
-        self._window.zoom_in_action.setEnabled(size < THUMBNAIL_SIZES[-1])
-        self._window.zoom_out_action.setEnabled(size > THUMBNAIL_SIZES[0])
+        self.update_zoom_actions()
+
+    def update_zoom_actions(self) -> None:
+        size = self._window.results_view.thumbnailSize()
+        viewing = self._window.viewer.is_open()
+        self._window.zoom_in_action.setEnabled(viewing or size < THUMBNAIL_SIZES[-1])
+        self._window.zoom_out_action.setEnabled(viewing or size > THUMBNAIL_SIZES[0])
 
     def restore_zoom(self) -> None:
         size = self._window.settings.get("thumbnail_size")
@@ -66,8 +75,55 @@ class WindowCommands(QObject):
             self._window.results_view.setThumbnailSize(size)
 
     def focus_search(self) -> None:
+        """Ctrl+F or /, from anywhere: a new search is about to be typed, so the viewer gives way."""
+        self._window.viewer.close()
         self._window.search_field.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self._window.search_field.selectAll()
+
+    def escape(self) -> None:
+        if self._window.viewer.is_open():
+            self._window.viewer.close()
+        else:
+            self._window.clear_search()
+
+    def enter_results(self) -> None:
+        """Down from the search field: into the grid (the viewer, if it is open), on the current photo
+        or else the first one."""
+        window = self._window
+        if window.viewer.is_open():
+            window.viewer.page.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            return
+        view, model = window.results_view, window.results_model
+        if model.rowCount() == 0:
+            return
+        current = view.currentIndex()
+        if not current.isValid() or not view.selectionModel().isSelected(current):
+            select = QItemSelectionModel.SelectionFlag
+            view.selectionModel().setCurrentIndex(model.index(0), select.ClearAndSelect | select.Current)
+        view.scrollTo(view.currentIndex())
+        view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def trash_photos(self, ids: list[str]) -> None:
+        """Move the photos' files to the system trash; the grid (and the viewer) drop them when the library
+        says they are gone. What could not be moved is said, with the reason."""
+        window = self._window
+        name = window.search.collection_name
+        if not name or not ids:
+            return
+        request = window.bridge.call("trash_documents", name, list(ids))
+        request.failed.connect(lambda problem: window.show_error("Move to Trash", problem.message))
+
+        def done(results: list[dict]) -> None:
+            failed = [r for r in results if not r.get("success")]
+            if failed:
+                first = failed[0]
+                rows = window.results_model.rows_for_ids([str(first.get("id"))])
+                name = window.results_model.document(rows[0]).get("name") if rows else None
+                more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+                why = first.get("error") or "unknown reason"
+                window.show_error("Move to Trash", f"Could not move “{name or first.get('id')}”{more}: {why}")
+
+        request.done.connect(done)
 
     def paste_image(self) -> bool:
         """Ctrl+V outside the search field: search by the clipboard's image, or paste its text there."""
@@ -105,16 +161,26 @@ class WindowCommands(QObject):
             return
         self._window.search_by_image(data, Path(path).name)
 
-    def show_about(self) -> None:
+    def show_about(self) -> QMessageBox:
+        """The version, the model (and where it runs), and where the library lives: text that can be
+        selected and copied, since the path is what people ask about when backing up or moving it."""
         window = self._window
         model = window.model.current_model()
         runs_on = html.escape(window.model.runs_on(model) or "not loaded yet")
-        QMessageBox.about(
-            window,
-            "About Photoseek",
-            f"<b>Photoseek {__version__}</b><br>Private photo search on your own computer.<br><br>"
-            "Photos are understood by a CLIP model running locally; nothing is uploaded.<br><br>"
-            f"Model: {model_label(model)} ({model}), {window.model.state(model)}<br>"
+        box = QMessageBox(window)
+        box.setObjectName("aboutBox")
+        box.setWindowTitle("About Photoseek")
+        box.setIconPixmap(window.windowIcon().pixmap(64, 64))
+        box.setTextFormat(Qt.TextFormat.RichText)
+        label, name = html.escape(model_label(model)), html.escape(model)
+        box.setText(
+            f"<b>Photoseek {html.escape(__version__)}</b><br>Private photo search on your own computer."
+            "<br><br>Photos are understood by a CLIP model running locally; nothing is uploaded.<br><br>"
+            f"Model: {label} ({name}), {window.model.state(model)}<br>"
             f"Runs on: {runs_on}<br>"
-            f"Library: {window.data_dir}",
+            f"Library: {html.escape(str(window.data_dir))}"
         )
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QSpinBox,
     QSplitter,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -34,6 +35,8 @@ from app.gui.results_view import ResultsView
 from app.gui.search_controller import SearchController
 from app.gui.search_field import SearchField
 from app.gui.settings import MAX_MIN_SIMILARITY
+from app.gui.shortcuts_dialog import show_shortcuts
+from app.gui.viewer_controller import ViewerController
 
 
 class WindowLayout:
@@ -48,6 +51,13 @@ class WindowLayout:
         self.results_view.setAcceptDrops(False)  # drops go to the window: they are imports
         self.search = SearchController(self.bridge, self.results_model, self)
         self.photo_actions = PhotoActions(self.results_view, self.results_model, self)
+        # The viewer is a page in place of the grid, not a window: Esc flips back to the grid as it was.
+        self.results_stack = QStackedWidget()
+        self.results_stack.setObjectName("resultsStack")
+        self.results_stack.addWidget(self.results_view)
+        self.viewer = ViewerController(
+            self.results_stack, self.results_view, self.results_model, self.photo_actions, self
+        )
         self.import_panel = ImportPanel()
         self.filter_bar = FilterBar()
         self.collections_list = QListWidget()
@@ -98,7 +108,7 @@ class WindowLayout:
         right_layout.setSpacing(8)
         right_layout.addLayout(top)
         right_layout.addWidget(self.filter_bar)
-        right_layout.addWidget(self.results_view, 1)
+        right_layout.addWidget(self.results_stack, 1)
         right_layout.addWidget(self.import_panel)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -125,8 +135,11 @@ class WindowLayout:
 
     def _build_threshold_control(self) -> QSpinBox:
         """Minimum similarity in whole percent; 0 reads "off". Restored before it is wired, so opening
-        the window does not count as a change."""
-        control = QSpinBox()
+        the window does not count as a change. A number typed above the maximum becomes the maximum, and
+        the status bar says so."""
+        from app.gui.percent_spin_box import PercentSpinBox
+
+        control = PercentSpinBox()
         control.setObjectName("thresholdControl")
         control.setRange(0, round(MAX_MIN_SIMILARITY * 100))
         control.setSingleStep(5)
@@ -138,6 +151,11 @@ class WindowLayout:
         control.setValue(round(self.settings.min_similarity * 100))
         self.search.set_min_similarity(control.value() / 100, rerun=False)
         control.valueChanged.connect(lambda percent: self.commands.set_min_similarity(percent))
+        control.clamped.connect(
+            lambda typed, used: self.statusBar().showMessage(
+                f"Min. similarity goes up to {used}%: {typed}% was set to {used}%.", 8000
+            )
+        )
         self.threshold_control = control
         return control
 
@@ -186,6 +204,9 @@ class WindowLayout:
         )
         self.duplicates_action = a("duplicatesAction", "Find Duplicates…", lambda: open_duplicates(self))
         self.model_action = a("modelAction", "Model…", self.show_model, None, "model")
+        self.change_model_action = a(
+            "changeModelAction", "Change Model…", lambda: self.model_switch.show_chooser()
+        )
         self.search_image_action = a(
             "searchByImageAction", "Search by Image…", c.choose_query_image, "Ctrl+I", "image"
         )
@@ -195,16 +216,25 @@ class WindowLayout:
         self.focus_search_action = a(
             "focusSearchAction", "Find", c.focus_search, QKeySequence.StandardKey.Find, "search"
         )
-        self.clear_search_action = a("clearSearchAction", "Clear Search", self.clear_search, "Esc", "close")
+        # "/" as in browsers and mail apps; a text field being typed in keeps it (Qt lets it override).
+        self.focus_search_action.setShortcuts([
+            QKeySequence(QKeySequence.StandardKey.Find),
+            QKeySequence("/"),
+        ])
+        # One Esc for the window: it leaves the viewer when that is open, else clears the search.
+        self.clear_search_action = a("clearSearchAction", "Clear Search", c.escape, "Esc", "close")
         self.new_collection_action = a(
-            "newCollectionAction", "New Collection…", self.new_collection, None, "add"
+            "newCollectionAction", "New Collection…", self.new_collection, QKeySequence.StandardKey.New, "add"
         )
         self.delete_collection_action = a(
             "deleteCollectionAction", "Delete Collection…", self.delete_collection, None, "trash"
         )
-        quit_action = a("quitAction", "Quit", self.close, QKeySequence.StandardKey.Quit)
+        # Not every platform theme defines the standard Quit key; Ctrl+Q is what people press.
+        quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit) or [QKeySequence("Ctrl+Q")]
+        quit_action = a("quitAction", "Quit", self.close)
+        quit_action.setShortcuts(quit_keys)
         for action in self.photo_actions.all:
-            if action is not self.photo_actions.remove:  # Delete belongs to the grid alone (see PhotoActions)
+            if action not in self.photo_actions.scoped:  # Delete, Ctrl+C...: the grid's and viewer's alone
                 self.addAction(action)
         self.zoom_in_action = a(
             "zoomInAction", "Larger Thumbnails", lambda: c.zoom(+1), QKeySequence.StandardKey.ZoomIn
@@ -225,9 +255,12 @@ class WindowLayout:
         search_menu.addSeparator()
         search_menu.addAction(self.clear_search_action)
         photo_menu = menus.addMenu("&Photo")
-        photo_menu.addActions(self.photo_actions.all[:4])
+        photo_actions = self.photo_actions.all
+        photo_menu.addActions(photo_actions[:2])
         photo_menu.addSeparator()
-        photo_menu.addAction(self.photo_actions.remove)
+        photo_menu.addActions(photo_actions[2:6])
+        photo_menu.addSeparator()
+        photo_menu.addActions(photo_actions[6:])
         photo_menu.aboutToShow.connect(self.photo_actions.update_enabled)
         library_menu = menus.addMenu("&Library")
         library_menu.addActions([self.folders_action, self.rescan_action])
@@ -235,12 +268,20 @@ class WindowLayout:
         library_menu.addAction(self.duplicates_action)
         library_menu.addSeparator()
         library_menu.addAction(self.model_action)
+        library_menu.addAction(self.change_model_action)
         self.compute_menu = ComputeMenu(self)
         library_menu.addMenu(self.compute_menu.menu)
         library_menu.setToolTipsVisible(True)  # the submenu says why it is greyed out when it is
         view_menu = menus.addMenu("&View")
         view_menu.addActions([self.zoom_in_action, self.zoom_out_action])
         help_menu = menus.addMenu("&Help")
+        self.shortcuts_action = a(
+            "shortcutsAction",
+            "Keyboard Shortcuts",
+            lambda: show_shortcuts(self),
+            QKeySequence.StandardKey.HelpContents,
+        )
+        help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(a("aboutAction", "About Photoseek", c.show_about))
 
     def _wire_widgets(self) -> None:
@@ -260,6 +301,10 @@ class WindowLayout:
         self.search.collectionUpdated.connect(self.filter_bar.on_collection)
         self.photo_actions.findSimilarRequested.connect(self.find_similar)
         self.photo_actions.removeRequested.connect(self.remove_photos)
+        self.photo_actions.trashRequested.connect(lambda ids: self.commands.trash_photos(ids))
+        self.viewer.opened.connect(self.commands.update_zoom_actions)
+        self.viewer.closed.connect(self.commands.update_zoom_actions)
+        field.downPressed.connect(lambda: self.commands.enter_results())
         self.photo_actions.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         selection = self.results_view.selectionModel()
         selection.selectionChanged.connect(lambda *_: self.photo_actions.update_enabled())

@@ -20,6 +20,48 @@ class WeightsInstalled:
     description: str
 
 
+# Download sizes in MB (10^6 bytes, as the download shows them) of models people may name that the
+# curated list (app.library.model_catalog, which has its own) leaves out: the file the download fetches
+# first (open_clip's hub safetensors, full precision).
+_DOWNLOAD_MB = {
+    "openclip/ViT-B-32/openai": 605,
+    "openclip/ViT-B-32/laion2b_s34b_b79k": 605,
+    "openclip/ViT-B-16/openai": 599,
+    "openclip/ViT-L-14/openai": 1711,
+}
+# What "Use a File I Already Have" takes for a model, said before the file dialog opens.
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+_KNOWN_FILES = {
+    "ts/clip-vit-b-p32": "OpenAI's ViT-B-32.pt or open_clip_model.safetensors from Hugging Face",
+}
+
+
+def download_size_mb(model_name: str) -> int | None:
+    """The model's download size in MB where it is known (curated models), else None."""
+    from app.library import model_catalog
+
+    for entry in model_catalog.entries():
+        if entry.name == model_name and entry.download_bytes:
+            return round(entry.download_bytes / 1e6)
+    return _DOWNLOAD_MB.get(model_name)
+
+
+def download_size_text(model_name: str) -> str:
+    """ "about 605 MB", or "several hundred MB" for a model not in the table."""
+    size = download_size_mb(model_name)
+    if size is None:
+        return "several hundred MB"
+    return f"about {size / 1000:.1f} GB" if size >= 1000 else f"about {size} MB"
+
+
+def accepted_files_text(model_name: str, label: str | None = None) -> str:
+    """Which files "Use a File I Already Have" accepts for ``model_name`` (shown as ``label``)."""
+    kinds = ", ".join(WEIGHT_SUFFIXES[:-1]) + f" or {WEIGHT_SUFFIXES[-1]}"
+    known = _KNOWN_FILES.get(model_name)
+    example = f", e.g. {known}" if known else ""
+    return f"a {kinds} file with the weights of {label or model_name}{example}"
+
+
 def model_config_of(collection: dict | None) -> dict | None:
     """The model_config of a collection's first embedding field (None for a collection without one)."""
     for field in (collection or {}).get("fields", []):
@@ -51,14 +93,17 @@ def install_weights_file(
 
     spec = models.resolve_model({"model_name": model_name})
     suffix = source.suffix.lower()
-    candidates = models.weights_sources(spec)
-    target = next((c.path for c in candidates if c.path.suffix.lower() == suffix), None)
-    if target is None:
-        wanted = sorted({c.path.suffix for c in candidates}) or [".safetensors"]
+    candidates = [c.path for c in models.weights_sources(spec)]
+    # The loader tells safetensors from torch files by their bytes, so any torch suffix (.bin, .pt,
+    # .pth) may take the place of the download's torch file.
+    safetensors = suffix == ".safetensors"
+    target = next((c for c in candidates if (c.suffix.lower() == ".safetensors") == safetensors), None)
+    if suffix not in WEIGHT_SUFFIXES or not candidates:
         raise ModelUnavailable(
             f"`{source.name}` is not a weights file Photoseek can use for `{model_name}`: "
-            f"expected a {' or '.join(wanted)} file."
+            f"expected {accepted_files_text(model_name)}."
         )
+    target = target or candidates[0]
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".copying")
     try:

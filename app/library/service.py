@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.library.defaults import photo_schema
 from app.library.folder_jobs import FolderScanJob
@@ -28,6 +28,10 @@ from app.library.imports import ImportTally, scan_paths
 from app.library.jobs import ChunkPacer, ImportJob, Job
 from app.library.model_files import WeightsInstalled, install_weights_file, model_config_of, model_of
 from app.library.model_state import ModelStateChanged, WarmModels, available_devices
+
+if TYPE_CHECKING:
+    from app.library.model_catalog import ModelChoice
+    from app.library.model_switch import ModelSwitchJob, SwitchPlan
 
 log = logging.getLogger(__name__)
 
@@ -271,11 +275,16 @@ class LibraryService:
 
     # -- models ---------------------------------------------------------------------------------------------
 
-    def warm_up(self, collection: str) -> str:
-        """Load a collection's model now; its state: "ready", "missing" (weights not here) or "none"."""
-        config = model_config_of(self._collections.get(collection))
-        if config is None:
+    def warm_up(self, collection: str | None, first_model: str | None = None) -> str:
+        """Load a collection's model now; its state: "ready", "missing" (weights not here) or "none".
+
+        With no such collection (a library before its first import), ``first_model`` (the model a first
+        import would use) is only checked for its weights, so the app can offer it before that import.
+        """
+        config = model_config_of(self._collections.get(collection or ""))
+        if config is None and not first_model:
             return "none"
+        only_check, config = config is None, config or {"model_name": first_model}
         name = str(config["model_name"])
         if name in self._models:
             return "ready"
@@ -286,8 +295,19 @@ class LibraryService:
         if not self.allow_random_weights and not models.weights_available(spec):
             self.on_event(ModelStateChanged("missing", name))
             return "missing"
+        if only_check or collection is None:
+            return "idle"
         with self.embedding(collection):
             load_embedder(spec, allow_random_weights=self.allow_random_weights)
+            # The model alone is not all a first search waits for: the hnswlib index is read from disk
+            # and the first inference sets up the compute path. One throwaway search pays for both now.
+            fields = self._collections[collection].get("fields", [])
+            field = next((f["name"] for f in fields if f.get("embed")), None)
+            params = {"q": "photo", "query_by": field, "per_page": 1, "exclude_fields": field}
+            try:
+                self.client.collections[collection].documents.search(params)
+            except Exception as exc:  # only a head start: the user's own search reports any problem
+                log.info("Warming up %s stopped at its first search: %s", collection, exc)
         return "ready"
 
     def fetch_model(self, model_name: str) -> DownloadJob:
@@ -308,6 +328,37 @@ class LibraryService:
         """The devices this computer offers ("cpu", and "cuda", "mps", "cpu:bf16" where present); asked
         here because finding out imports torch, which the GUI thread never does."""
         return available_devices()
+
+    # -- switching a collection's model (app.library.model_switch) ------------------------------------
+
+    def model_choices(self, collection: str | None) -> list[ModelChoice]:
+        """The models a collection may switch to (curated, local, its own), as they stand here."""
+        from app.library.model_catalog import choices
+
+        return choices(model_config_of(self._collections.get(collection or "")))
+
+    def plan_model_switch(self, collection: str, model_config: dict) -> SwitchPlan:
+        """What switching ``collection`` to ``model_config`` does: photos to embed, those that cannot be."""
+        from app.library.model_switch import plan_switch
+
+        return plan_switch(self.client, collection, model_config)
+
+    def switch_model(
+        self, collection: str, model_config: dict, remove_unembeddable: bool = False
+    ) -> ModelSwitchJob:
+        """Re-embed ``collection`` with another model in the background; searches answer from the old
+        vectors until the new ones are swapped in at once (see app.library.model_switch)."""
+        from app.library.model_switch import ModelSwitchJob
+
+        return self._track(ModelSwitchJob(self, collection, model_config, remove_unembeddable))
+
+    def embedding_with(self, model: str) -> contextlib.AbstractContextManager[None]:
+        return self._models.using(model)
+
+    def model_switched(self, collection: str, model: str, removed_ids: list[str]) -> None:
+        if removed_ids:
+            self.on_event(DocumentsRemoved(collection, removed_ids))
+        self._collections_changed()
 
     def default_schema(self, name: str) -> dict:
         from app.resources import default_model

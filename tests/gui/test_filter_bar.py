@@ -224,3 +224,44 @@ def test_filter_text_helpers() -> None:
     start, end = day_range_seconds(QDate(2022, 5, 2), QDate(2022, 5, 1))
     assert start == int(datetime(2022, 5, 1).timestamp())
     assert end == int(datetime(2022, 5, 3).timestamp()) - 1
+
+
+def _luminance(colour) -> float:
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(colour.red()) + 0.7152 * channel(colour.green()) + 0.0722 * channel(colour.blue())
+
+
+def _contrast(a, b) -> float:
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+def test_the_taken_box_stands_out_in_light_and_dark_palettes(qtbot, scheme: str) -> None:
+    # In the dark palette Fusion framed the box in almost the colour around it: "Taken" seemed a label.
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QStyle, QStyleOptionButton
+
+    from app.gui.app import dark_palette
+    from app.gui.filter_bar import FilterBar
+
+    bar = FilterBar()
+    qtbot.addWidget(bar)
+    bar.setPalette(dark_palette() if scheme == "dark" else QPalette(QColor("#efeff1")))
+    bar.setAutoFillBackground(True)
+    bar.resize(700, 40)
+    bar.show()
+    qtbot.waitExposed(bar)
+    check = bar.date_check
+    option = QStyleOptionButton()
+    check.initStyleOption(option)
+    box = check.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, check)
+    image = bar.grab().toImage()
+    origin = check.mapTo(bar, box.topLeft())
+    background = image.pixelColor(origin.x() - 3, origin.y() + box.height() // 2)
+    frame = [image.pixelColor(origin.x(), origin.y() + y) for y in range(2, box.height() - 2)]
+    # WCAG's 3:1 for the parts of a control that say what it is.
+    assert min(_contrast(pixel, background) for pixel in frame) >= 3.0, (scheme, background.name())

@@ -146,3 +146,32 @@ def test_paging_shows_every_similar_photo_once_and_counts_them(qtbot, paging_win
     shown = [window.results_model.doc_id(r) for r in range(window.results_model.rowCount())]
     assert len(shown) == len(set(shown)) == SHAPES_IN_FOLDER - 1 and chosen not in shown
     assert window.search_status.text().endswith(f"{SHAPES_IN_FOLDER - 1} found")
+
+
+def test_typing_a_number_above_the_maximum_sets_the_maximum_and_says_so(make_window, qtbot) -> None:
+    # A plain spin box dropped the second 9 of "99" (over its 95% maximum) and left 9%.
+    from PySide6.QtCore import Qt
+
+    from app.gui.settings import MAX_MIN_SIMILARITY
+
+    window = make_window()
+    control = window.threshold_control
+    top = round(MAX_MIN_SIMILARITY * 100)
+    control.setFocus()
+    control.lineEdit().selectAll()
+    qtbot.keyClicks(control, "99")
+    assert control.text() == "Min. similarity: 99%"  # what was typed stands while it is typed
+    with qtbot.waitSignal(control.valueChanged, timeout=SEARCH_WAIT_MS) as changed:
+        qtbot.keyClick(control, Qt.Key.Key_Return)
+    assert changed.args == [top] and control.text() == f"Min. similarity: {top}%"
+    assert window.statusBar().currentMessage() == f"Min. similarity goes up to {top}%: 99% was set to {top}%."
+    assert window.settings.min_similarity == pytest.approx(top / 100)
+
+    # A number within the range is taken as typed, once the typing is done (not 6% on the way to 65%).
+    seen: list[int] = []
+    control.valueChanged.connect(seen.append)
+    control.lineEdit().selectAll()
+    qtbot.keyClicks(control, "65")
+    assert seen == []
+    qtbot.keyClick(control, Qt.Key.Key_Return)
+    assert seen == [65] and control.value() == 65
