@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from second_model import SECOND_DIMS, make_second_model
 
+from app.engine import Engine
 from app.library import LibraryService, photo_schema
 from app.library.model_catalog import choices, measured_rates
 from app.library.model_switch import SwitchProgress, SwitchSummary
@@ -242,3 +243,27 @@ def test_photos_with_a_stored_copy_switch_even_when_their_file_is_gone(
     assert summary is not None and summary.switched and summary.embedded == 6
     assert _collection(service)["num_documents"] == 6
     assert _text_search(service, "green circle")[0]["name"].startswith("green_circle")
+
+
+def test_another_process_with_the_library_open_follows_a_switch(
+    service: LibraryService, second: dict, tmp_path: Path
+) -> None:
+    # The CLI beside the app: its own engine on the same library, with the collection already open.
+    _import(service, tmp_path / "shapes")
+    other = Engine(service.data_dir)
+    try:
+        docs = other.collections[PHOTOS].documents
+        assert docs.search({"q": "red circle", "query_by": "embedding"})["hits"]
+        assert service.switch_model(PHOTOS, second).run().switched
+
+        # It now searches and imports with model B: a photo it adds gets B's width, not the old model's.
+        fields = other.collections[PHOTOS].retrieve()["fields"]
+        assert next(f for f in fields if f["name"] == "embedding")["num_dim"] == SECOND_DIMS
+        search = {"q": "red circle", "query_by": "embedding", "exclude_fields": "embedding"}
+        hits = docs.search(search)["hits"]
+        assert hits[0]["document"]["name"].startswith("red_circle")
+        image = base64.b64encode(encode_image(draw_shape("red", "circle", size=64), "PNG")).decode()
+        docs.create({"id": "added-by-cli", "name": "cli.png", "path": "", "image": image})
+        assert len(docs["added-by-cli"].retrieve()["embedding"]) == SECOND_DIMS
+    finally:
+        other.close()

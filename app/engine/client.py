@@ -53,6 +53,7 @@ class Engine:
         self.db = Database(self.data_dir / DB_NAME)
         self._ctx = EngineContext(self.db, self.data_dir / "indexes", self._embedder_for)
         self._open: dict[str, Collection] = {}
+        self._opened_schemas: dict[str, dict] = {}  # each open collection's schema as stored then
         self._seen_version = self.db.data_version()  # SQLite says when another process wrote
         # Embedders are shared process-wide; the engine only remembers which ones it started threads in.
         # Weak: a model dropped from the process-wide cache (the device was switched, a weights file
@@ -86,7 +87,9 @@ class Engine:
             # Another process wrote: it may have deleted this collection, or made a new one of that name.
             self._seen_version = version
             current = self.db.collection(name)
-            if current is not None and current[0] == coll.id:
+            # Same id but another schema: another process switched its model (app.engine.model_swap).
+            # Kept open, this process would embed with the old model and write vectors of the old width.
+            if current is not None and current[0] == coll.id and current[1] == self._opened_schemas.get(name):
                 return coll
             self._open.pop(name, None)
         found = self.db.collection(name)
@@ -97,6 +100,7 @@ class Engine:
                         default_sorting_field=schema_dict.get("default_sorting_field", ""))
         coll = Collection(self._ctx, cid, schema)
         self._open[name] = coll
+        self._opened_schemas[name] = schema_dict
         return coll
 
     def close(self) -> None:
