@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import sqlite3
 
-    from app.engine.errors import ModelUnavailable, TypesenseError
+    from app.engine.errors import MissingCollection, ModelUnavailable, TypesenseError
 
     try:
         return args.handler(args)
@@ -94,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # JSON keeps the engine's own message (one sentence, every detail); people get the short version.
         text = exc.message if args.json else cli_output.model_unavailable_text(exc, verbose=args.verbose)
         return fail(text, EXIT_MODEL)
+    except MissingCollection as exc:  # the engine words it as Typesense does: a bare "Not Found"
+        return fail(f"Collection `{exc.collection}` not found.", EXIT_USAGE)
     except TypesenseError as exc:
         return fail(exc.message, EXIT_USAGE if 400 <= exc.code < 500 else EXIT_SOME_FAILED)
     except OSError as exc:
@@ -224,10 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli_import import add_import_command
     from app.cli_library import add_commands
     from app.cli_model import add_model_command
+    from app.cli_serve import add_serve_command
 
     add_import_command(add, collection, creating)
     add_commands(add, collection, creating)
     add_model_command(add, collection)
+    add_serve_command(add)
     parser.set_defaults(command_names=frozenset(sub.choices))
     return parser
 

@@ -300,7 +300,7 @@ def test_import_reports_bad_lines_by_number_and_exits_1(tmp_path: Path) -> None:
     assert code == cli.EXIT_SOME_FAILED
     reported = [line.split(":", 1)[0] for line in out.splitlines() if line.startswith("line ")]
     assert reported == ["line 3", "line 5", "line 6"]
-    assert "line 3: Bad JSON." in out
+    assert "line 3: Bad JSON: " in out
     assert "Imported 2 documents (3 failed)" in out
 
     # The good lines are searchable in the collection import created.

@@ -156,18 +156,20 @@ def test_hybrid_text_and_vector_ranks_by_fusion(library: Library) -> None:
     q = "picture 7"
     hybrid = run(library, q=q, query_by="name,embedding", per_page=20)
     text_only = run(library, q=q, query_by="name", per_page=250)
-    vector_only = run(library, q=q, query_by="embedding", per_page=20)
+    # Without a `k`, the vector side fuses HYBRID_VECTOR_HITS (250) neighbours, not just the page's 20.
+    vector_only = run(library, q=q, query_by="embedding", per_page=250)
     text_rank = {doc_id: rank for rank, doc_id in enumerate(hit_ids(text_only), start=1)}
     vector_rank = {doc_id: rank for rank, doc_id in enumerate(hit_ids(vector_only))}
-    # "7" is matched as a prefix, so picture 7 and 70-79 match both words; the rest match "picture".
-    assert {hit["document"]["name"] for hit in text_only["hits"][:11]} == {"picture 7"} | {
+    # "7" is matched as a prefix, so picture 7 and 70-79 match both words; as in Typesense, a document
+    # must have every word, so the others are no keyword hits.
+    assert {hit["document"]["name"] for hit in text_only["hits"]} == {"picture 7"} | {
         f"picture {n}" for n in range(70, 80)
     }
     assert all("vector_distance" not in hit for hit in text_only["hits"])
     scores = []
     for hit in hybrid["hits"]:
         doc_id = hit["document"]["id"]
-        expected = 0.7 / text_rank[doc_id]
+        expected = 0.7 / text_rank[doc_id] if doc_id in text_rank else 0.0
         if doc_id in vector_rank:
             expected += 0.3 / (vector_rank[doc_id] + 1)
             assert hit["vector_distance"] == pytest.approx(
@@ -175,11 +177,25 @@ def test_hybrid_text_and_vector_ranks_by_fusion(library: Library) -> None:
             )
         score = hit["hybrid_search_info"]["rank_fusion_score"]
         assert score == pytest.approx(expected, rel=1e-6), doc_id
-        assert "text_match" in hit
+        assert ("text_match_info" in hit) == (doc_id in text_rank)
         scores.append(score)
     assert scores == sorted(scores, reverse=True)
     heavier_vector = run(library, q=q, query_by="name,embedding", vector_query="embedding:([], alpha:0.9)")
     assert hit_ids(heavier_vector)[0] == hit_ids(vector_only)[0]
+
+
+def test_q_embedded_by_query_by_is_the_query_even_beside_an_id(library: Library) -> None:
+    # Typesense embeds `q` when query_by names the embedding field; a vector_query there only brings its
+    # options, so an `id` in it does not turn the search into "photos like this one".
+    plain = run(library, q="a red circle", query_by="embedding", per_page=5)
+    blue = hit_ids(run(library, q="a blue square", query_by="embedding", per_page=1))[0]
+    beside = run(library, q="a red circle", query_by="embedding", per_page=5,
+                 vector_query=f"embedding:([], id:{blue})")
+    assert hit_ids(beside) == hit_ids(plain)
+    assert class_of(hit_ids(beside)[0]) == ("red", "circle")
+    params = {"collection": library.collection, "q": "a red circle", "query_by": "embedding"}
+    missing = search_error(library.engine, {**params, "vector_query": "embedding:([], id:nope)"})
+    assert missing == {"code": 400, "error": "Document id referenced in vector query is not found."}
 
 
 # --------------------------------------------------------------------------------------- result shape
@@ -243,7 +259,9 @@ def test_paging_limits(library: Library) -> None:
     assert len(top["hits"]) == len(library.pictures)
     too_many = search_error(library.engine, {"collection": "images", "q": "*", "per_page": 251})
     assert too_many["code"] == 422 and "250" in too_many["error"]
-    for bad in ({"page": 0}, {"per_page": -1}, {"per_page": "ten"}):
+    page_zero = search_error(library.engine, {"collection": "images", "q": "*", "page": 0})
+    assert page_zero == {"code": 422, "error": "Page must be an integer of value greater than 0."}
+    for bad in ({"per_page": -1}, {"per_page": "ten"}):
         error = search_error(library.engine, {"collection": "images", "q": "*", **bad})
         assert error["code"] == 400 and f"`{next(iter(bad))}`" in error["error"]
 
@@ -271,7 +289,7 @@ def test_errors_inside_multi_search_leave_other_searches_running(library: Librar
     assert len(results) == len(body["searches"])
     assert class_of(hit_ids(results[0])[0]) == ("red", "circle")
     assert class_of(hit_ids(results[-1])[0]) == ("blue", "square")
-    assert results[1]["code"] == 404 and "missing" in results[1]["error"]
+    assert results[1] == {"code": 404, "error": "Not found."}  # Typesense's words for a missing collection
     assert results[2] == {"code": 400, "error": "Document id referenced in vector query is not found."}
     assert results[3] == {
         "code": 400,
@@ -289,7 +307,7 @@ def test_malformed_multi_search_body_is_rejected(library: Library) -> None:
             library.engine.multi_search.perform(body)
         assert "searches" in exc.value.message
     (result,) = library.engine.multi_search.perform({"searches": [{"q": "*"}]})["results"]
-    assert result["code"] == 400 and "`collection`" in result["error"]
+    assert result == {"code": 404, "error": "Not found."}  # no collection named: as Typesense answers
 
 
 def test_collection_search_matches_multi_search(library: Library) -> None:

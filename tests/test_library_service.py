@@ -38,6 +38,7 @@ def test_the_engine_and_the_library_never_import_qt() -> None:
     script = (
         "import sys\n"
         "import app.engine, app.library, app.library.service, app.library.folder_jobs, app.cli\n"
+        "import app.server, app.server.app, app.server.importing, app.cli_serve\n"
         "from app.engine import Engine\n"
         "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken6'))))\n"
     )
@@ -204,6 +205,19 @@ def test_set_compute_refuses_what_is_not_a_path_and_reloads_the_model_on_a_new_o
 def test_a_problem_without_a_known_model_reads_as_a_sentence() -> None:
     problem = problem_from_exception(ModelUnavailable("Its weights are not here."))
     assert problem.message == "This collection's model is not on this computer yet. Its weights are not here."
+
+
+def test_a_missing_collection_is_named_although_the_engine_says_not_found_as_typesense(
+    service: LibraryService,
+) -> None:
+    from app.engine.errors import ObjectNotFound
+    from app.library.problems import NOT_FOUND
+
+    with pytest.raises(ObjectNotFound) as raised:
+        service.search("Holidays", {"q": "a red circle", "query_by": "embedding"})
+    assert raised.value.message == "Not found."  # Typesense's words for a search's missing collection
+    problem = problem_from_exception(raised.value)
+    assert (problem.kind, problem.message) == (NOT_FOUND, "The collection “Holidays” is not in this library.")
 
 
 def test_one_default_collection_for_the_cli_and_the_app() -> None:

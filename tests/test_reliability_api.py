@@ -92,7 +92,7 @@ def _deep_embed(depth: int) -> dict:
 # (case id, call, expected code, a fragment of the message); code None: the call must succeed.
 HOSTILE: list[tuple[str, Call, int | None, str]] = [
     # -- search: page and per_page ----------------------------------------------------------------------
-    ("page 0", _search(page=0), 400, "Parameter `page` must be an integer of value greater than 0."),
+    ("page 0", _search(page=0), 422, "Page must be an integer of value greater than 0."),
     ("page -1", _search(page=-1), 400, "Parameter `page` must be an unsigned integer."),
     ("page 10**20", _search(page=10**20), 400, "Parameter `page` must be an unsigned integer."),
     ("page 2**32", _search(page=2**32), 400, "Parameter `page` must be an unsigned integer."),
@@ -181,7 +181,7 @@ HOSTILE: list[tuple[str, Call, int | None, str]] = [
     # -- collections --------------------------------------------------------------------------------------
     ("collection list", lambda e: e.collections[[1]].retrieve(), 400, "collection name must be a string"),
     ("collection None", lambda e: e.collections[None].retrieve(), 400, "collection name must be a string"),
-    ("collection int", lambda e: e.collections[5].retrieve(), 404, "Collection `5` not found."),
+    ("collection int", lambda e: e.collections[5].retrieve(), 404, "Not Found"),
     ("contains list", lambda e: [1] in e.collections, None, ""),
     ("create None", lambda e: e.collections.create(None), 400, "schema"),
     ("schema locale list", lambda e: e.collections.create(_schema_with(locale=[1])), 400, "`locale`"),

@@ -6,7 +6,6 @@ written for a Typesense server run against a local photo library by swapping the
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -16,13 +15,21 @@ from pathlib import Path
 from typing import Any, cast, overload
 
 from app import paths
+from app.engine import by_filter, dirty_values
 from app.engine import client_checks as checks
 from app.engine.client_checks import owned
 from app.engine.client_folders import Folders
 from app.engine.collection import Collection, EngineContext
 from app.engine.duplicates import DEFAULT_THRESHOLD, find_duplicate_groups
-from app.engine.errors import ObjectAlreadyExists, ObjectNotFound, RequestMalformed, TypesenseError
-from app.engine.importer import Progress, import_documents
+from app.engine.errors import (
+    ClientError,
+    MissingCollection,
+    ObjectAlreadyExists,
+    ObjectNotFound,
+    RequestMalformed,
+    TypesenseError,
+)
+from app.engine.importer import Progress, check_params, import_documents
 from app.engine.schema import Schema, parse_schema
 from app.engine.search import search
 from app.engine.storage import Database
@@ -30,6 +37,7 @@ from app.engine.storage import Database
 log = logging.getLogger(__name__)
 
 DB_NAME = "photoseek.db"
+SEARCH_MISSING = "Not found."  # a search's 404 for a missing collection, in Typesense's words
 
 
 class Engine:
@@ -78,7 +86,9 @@ class Engine:
 
         return resolve_model(model_config).dims
 
-    def _collection(self, name: str) -> Collection:
+    def _collection(self, name: str, missing: str = "Not Found") -> Collection:
+        """The open collection ``name``; ``missing`` is the 404's message (Typesense 0.24.1 words it
+        differently by route: "Not Found", "Not found." for searches, another for a collection delete)."""
         coll = self._open.get(name)
         if coll is not None:
             version = self.db.data_version()
@@ -94,10 +104,9 @@ class Engine:
             self._open.pop(name, None)
         found = self.db.collection(name)
         if found is None:
-            raise ObjectNotFound(f"Collection `{name}` not found.")
+            raise MissingCollection(missing, name)
         cid, schema_dict, created = found
-        schema = Schema(name=name, fields=schema_dict["fields"], created_at=created,
-                        default_sorting_field=schema_dict.get("default_sorting_field", ""))
+        schema = Schema.from_stored(name, schema_dict, created)
         coll = Collection(self._ctx, cid, schema)
         self._open[name] = coll
         self._opened_schemas[name] = schema_dict
@@ -138,7 +147,7 @@ class Collections:
         if engine.db.collection(parsed.name) is not None:
             raise ObjectAlreadyExists(f"A collection with name `{parsed.name}` already exists.")
         parsed.created_at = int(time.time())
-        stored = {"fields": parsed.fields, "default_sorting_field": parsed.default_sorting_field}
+        stored = parsed.stored()
         engine.db.add_collection(parsed.name, stored, parsed.created_at)
         return engine._collection(parsed.name).to_dict()
 
@@ -168,9 +177,18 @@ class CollectionClient:
         return self._engine._collection(self.name).to_dict()
 
     @owned
+    def update(self, schema_change: dict) -> dict:
+        """Typesense's collection alter: add fields; drop them with ``{"name": x, "drop": true}``."""
+        from app.engine.collection_alter import alter_collection
+
+        answer, stored = alter_collection(self._engine._collection(self.name), schema_change)
+        self._engine._opened_schemas[self.name] = stored
+        return answer
+
+    @owned
     def delete(self) -> dict:
         engine = self._engine
-        coll = engine._collection(self.name)
+        coll = engine._collection(self.name, f"No collection with name `{self.name}` found.")
         summary = coll.to_dict()
         coll.drop_index_files()
         engine.db.delete_collection(coll.id)
@@ -188,18 +206,27 @@ class Documents:
 
     @owned
     def create(self, document: dict, params: dict | None = None) -> dict:
-        checks.params_arg(params, "The parameters")
-        return self._coll().write_one(_require_dict(document), "create")
+        return _write(self._coll(), document, params, "create")
 
     @owned
     def upsert(self, document: dict, params: dict | None = None) -> dict:
-        checks.params_arg(params, "The parameters")
-        return self._coll().write_one(_require_dict(document), "upsert")
+        return _write(self._coll(), document, params, "upsert")
 
     @owned
     def update(self, document: dict, params: dict | None = None) -> dict:
-        checks.params_arg(params, "The parameters")
-        return self._coll().write_one(_require_dict(document), "update")
+        """With ``filter_by`` (Typesense's update by query): ``{"num_updated": n}``. Without it, a
+        Photoseek extension: the document whose ``id`` the body names is updated and returned."""
+        params = checks.params_arg(params, "The parameters")
+        if "filter_by" in params or not (isinstance(document, dict) and "id" in document):
+            return by_filter.update_matching(self._coll(), document, params)
+        return _write(self._coll(), document, params, "update")
+
+    @owned
+    def delete(self, params: dict | None = None) -> dict:
+        """Typesense's delete by query: ``{"filter_by": ..., "batch_size": n}`` or ``{"truncate": True}``;
+        returns ``{"num_deleted": n}``."""
+        params = checks.params_arg(params, "The delete parameters")
+        return by_filter.delete_matching(self._coll(), params)
 
     # Overloads so that each caller gets the result type its input gives. Lines of JSON text in a list
     # import like dicts (the CLI sends them that way so that line numbers survive); a bare str is JSONL.
@@ -243,6 +270,10 @@ class Documents:
         if "batch_size" in params:
             params["batch_size"] = checks.batch_size_arg(params["batch_size"])
         kind = checks.import_body_kind(documents)
+        if isinstance(documents, list) and not documents:
+            check_params(params)
+            # The official client refuses this itself, before asking the server anything.
+            raise ClientError("Cannot import an empty list of documents.")
         coll = self._coll()
         if kind == "text":
             body = cast("str | bytes | bytearray | memoryview", documents)
@@ -253,7 +284,7 @@ class Documents:
             # Only "\n" ends a JSONL line: str.splitlines() would also cut at U+2028 inside JSON strings.
             lines = [line for line in text.split("\n") if line.strip()]
             results = import_documents(coll, lines, params, progress=progress, cancel=cancel)
-            return "\n".join(json.dumps(r) for r in results)
+            return "\n".join(by_filter.dump(r) for r in results)
         return import_documents(coll, documents, params, progress=progress, cancel=cancel)
 
     @owned
@@ -279,15 +310,14 @@ class Documents:
 
     @owned
     def search(self, search_parameters: dict) -> dict:
-        return search(self._coll(), search_parameters)
+        return search(self._engine._collection(self._name, SEARCH_MISSING), search_parameters)
 
     @owned
-    def export(self) -> str:
-        """Every stored document as JSONL, newest first (store:false fields were never stored)."""
-        coll = self._coll()
-        return "\n".join(
-            json.dumps(coll.with_vectors(label, body)) for label, body in coll.db.all_bodies(coll.id)
-        )
+    def export(self, params: dict | None = None) -> str:
+        """The stored documents as JSONL in insertion order, as Typesense exports them; ``filter_by``,
+        ``include_fields`` and ``exclude_fields`` as there (store:false fields were never stored)."""
+        params = checks.params_arg(params, "The export parameters")
+        return by_filter.export(self._coll(), params)
 
     @owned
     def find_duplicates(
@@ -316,18 +346,27 @@ class DocumentClient:
         self.id = doc_id
 
     @owned
-    def retrieve(self) -> dict:
-        return self._engine._collection(self._collection).retrieve(self.id)
+    def retrieve(self, params: dict | None = None) -> dict:
+        params = checks.params_arg(params, "The parameters")
+        return by_filter.pruner(params)(self._engine._collection(self._collection).retrieve(self.id))
 
     @owned
     def update(self, document: dict, params: dict | None = None) -> dict:
-        checks.params_arg(params, "The parameters")
-        doc = {**_require_dict(document), "id": self.id}
-        return self._engine._collection(self._collection).write_one(doc, "update")
+        document = _require_dict(document)
+        if "id" in document and document["id"] != self.id:
+            raise RequestMalformed("The `id` of the resource does not match the `id` in the JSON body.")
+        coll = self._engine._collection(self._collection)
+        return _write(coll, {**document, "id": self.id}, params, "update")
 
     @owned
-    def delete(self) -> dict:
-        return self._engine._collection(self._collection).delete_document(self.id)
+    def delete(self, params: dict | None = None) -> dict:
+        """The deleted document; with ``ignore_not_found`` (newer Typesense) a missing one gives
+        ``{"id": ...}`` instead of a 404."""
+        params = checks.params_arg(params, "The parameters")
+        coll = self._engine._collection(self._collection)
+        if by_filter.flag(params, "ignore_not_found") and coll.db.label_of(coll.id, self.id) is None:
+            return {"id": self.id}
+        return coll.delete_document(self.id)
 
 
 class MultiSearch:
@@ -347,11 +386,18 @@ class MultiSearch:
                     raise RequestMalformed("Each search must be a JSON object.")
                 name = params.get("collection")
                 if not isinstance(name, str):
-                    raise RequestMalformed("Parameter `collection` is required.")
-                results.append(search(self._engine._collection(name), params))
+                    raise ObjectNotFound(SEARCH_MISSING)  # Typesense: no collection is one not found
+                results.append(search(self._engine._collection(name, SEARCH_MISSING), params))
             except TypesenseError as exc:
                 results.append(exc.to_dict())
         return {"results": results}
+
+
+def _write(coll: Collection, document: Any, params: dict | None, action: str) -> dict:
+    """One document written as ``action``, ``dirty_values`` applied first; the stored document."""
+    params = checks.params_arg(params, "The parameters")
+    doc = dirty_values.apply(coll.schema, _require_dict(document), dirty_values.mode(coll.schema, params))
+    return coll.write_one(doc, action)
 
 
 def _require_dict(document: Any) -> dict:

@@ -41,13 +41,16 @@ def parse_line(line: str | bytes | dict) -> dict:
     if isinstance(line, dict):
         return line
     if not isinstance(line, (str, bytes)):
-        raise RequestMalformed(f"Bad JSON: a document must be a JSON object, got {type(line).__name__}.")
+        raise RequestMalformed(
+            f"Bad JSON: not a properly formed document (a JSON object is needed, got {type(line).__name__})."
+        )
     try:
         doc = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        raise RequestMalformed("Bad JSON.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        # Typesense's "Bad JSON: " and its parser's words; these are Python's parser's.
+        raise RequestMalformed(f"Bad JSON: {exc}") from None
     if not isinstance(doc, dict):
-        raise RequestMalformed("Bad JSON: a document must be a JSON object.")
+        raise RequestMalformed("Bad JSON: not a properly formed document.")
     return doc
 
 
@@ -93,15 +96,17 @@ def prepare(
     """
     arrays = arrays or {}
     doc_id = doc.get("id")
-    if doc_id is not None:
+    if "id" in doc:
+        # Typesense's order: an empty id first, then one that is not a string (null included).
+        if doc_id == "":
+            raise RequestMalformed("The `id` should not be empty.")
         if not isinstance(doc_id, str):
             raise RequestMalformed("Document's `id` field should be a string.")
-        if not doc_id:
-            raise RequestMalformed("The `id` field of the document must not be empty.")
     fields = schema.by_name
     unstored = schema.unstored
     embed_fields = {e.field: e for e in schema.embeds}
-    for fname, fdef in fields.items():
+    # Field by field in name order, as Typesense checks them: the first wrong one is the one named.
+    for fname, fdef in sorted(fields.items()):
         if fname == "id":
             continue
         value = doc.get(fname)
@@ -112,15 +117,24 @@ def prepare(
                     f"Field `{fname}` has been declared in the schema, but is not found in the document."
                 )
             if value is None and fname in doc and not fdef["optional"] and fname not in embed_fields:
+                check_value(fdef, value)  # Typesense's message: "Field `x` must be a string.", say
                 raise RequestMalformed(f"Field `{fname}` must not be null: it is not optional.")
             continue
         arr = arrays.get(fname)
         if arr is not None and len(arr) == fdef.get("num_dim", len(arr)) and np.isfinite(arr).all():
             continue  # what check_value asks of a float[] (numbers, finite, num_dim of them), in one go
+        if str(fdef["type"]).endswith("[]") and not isinstance(value, list):
+            raise RequestMalformed(f"Field `{fname}` must be an array.")
         check_value(fdef, value)
     # Vectors live in their own table (and the index); keeping them out of the JSON body halves its size.
     vector_fields = schema.vector_fields
-    body = {k: v for k, v in doc.items() if k not in unstored and k not in vector_fields}
+    # A declared field set to null is left out, as Typesense leaves it out (an update removes it that way);
+    # an undeclared one is kept as null, as there.
+    body = {
+        k: v
+        for k, v in doc.items()
+        if k not in unstored and k not in vector_fields and not (v is None and k in fields and k != "id")
+    }
     if doc_id is not None:
         body["id"] = doc_id
     for fname, value in body.items():

@@ -8,6 +8,9 @@ A result's ``facet_counts`` has one entry per requested field, in request order:
 Numeric fields' stats add ``min``, ``max``, ``sum`` and ``avg`` over every value the documents hold (not
 just the listed ones); ``total_values`` is how many distinct values there are. Counts are sorted by count,
 most first, then by value, and cut to ``max_facet_values``.
+
+``facet_query`` (``field:words``) keeps only that field's values in which each word starts a word, marked
+in ``highlighted`` (``<mark>Tol</mark>kien``), as Typesense does.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from app.engine.errors import ObjectNotFound, RequestMalformed
 from app.engine.filter_by import FILE_FIELDS
+from app.engine.tokens import PLAIN
 
 DEFAULT_MAX_FACET_VALUES = 10
 _NUMERIC_TYPES = {"int32", "int64", "float"}
@@ -39,6 +43,11 @@ class FacetField:
 class FacetRequest:
     fields: tuple[FacetField, ...]
     max_values: int
+    query_field: str = ""  # facet_query's field ("" for none) and its words
+    query_words: tuple[str, ...] = ()
+
+    def _query_for(self, field: FacetField) -> tuple[str, ...]:
+        return self.query_words if field.name == self.query_field else ()
 
     def count(self, bodies: Iterable[dict]) -> list[dict]:
         """The ``facet_counts`` entries for the documents ``bodies`` (one pass over them)."""
@@ -48,7 +57,10 @@ class FacetRequest:
                 # A document counts once per value, however often an array repeats it.
                 counter.update(set(_values(body, field)))
         pairs = zip(self.fields, counters, strict=True)
-        return [_entry(field, counter, self.max_values) for field, counter in pairs]
+        return [
+            _entry(field, counter, self.max_values, self._query_for(field))
+            for field, counter in pairs
+        ]
 
 
 def _values(body: dict, field: FacetField) -> list[Any]:
@@ -72,13 +84,38 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _entry(field: FacetField, counter: Counter, max_values: int) -> dict:
+def _marked(value: str, words: tuple[str, ...]) -> str | None:
+    """``value`` with the start of a word marked for each of ``words``; None if one starts no word."""
+    spans = PLAIN.spans(value)
+    marks = []
+    for word in words:
+        found = next((kept for token, kept in spans if token.startswith(word)), None)
+        if found is None:
+            return None
+        marks.append((found[0], found[min(len(word), len(found)) - 1] + 1))
+    out, at = [], 0
+    for start, end in sorted(set(marks)):
+        if start >= at:
+            out += [value[at:start], "<mark>", value[start:end], "</mark>"]
+            at = end
+    return "".join(out) + value[at:]
+
+
+def _entry(field: FacetField, counter: Counter, max_values: int, query: tuple[str, ...] = ()) -> dict:
+    highlighted: dict[Any, str] = {}
+    if query:
+        for value in list(counter):
+            marked = _marked(_text(value), query)
+            if marked is None:
+                del counter[value]
+            else:
+                highlighted[value] = marked
     if field.numeric:
         ordered = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
     else:
         ordered = sorted(counter.items(), key=lambda item: (-item[1], _text(item[0])))
     counts = [
-        {"count": count, "highlighted": _text(value), "value": _text(value)}
+        {"count": count, "highlighted": highlighted.get(value, _text(value)), "value": _text(value)}
         for value, count in ordered[:max_values]
     ]
     stats: dict[str, Any] = {"total_values": len(counter)}
@@ -134,4 +171,20 @@ def parse_facet_request(params: dict, schema_fields: dict[str, dict]) -> FacetRe
         raise RequestMalformed("Parameter `max_facet_values` must be an integer of at least 0.")
     if not names:
         return None
-    return FacetRequest(tuple(_facet_field(n, schema_fields) for n in names), max_values)
+    fields = tuple(_facet_field(n, schema_fields) for n in names)
+    query_field, query_words = _facet_query(params.get("facet_query"), names)
+    return FacetRequest(fields, max_values, query_field, query_words)
+
+
+def _facet_query(raw: Any, names: list[str]) -> tuple[str, tuple[str, ...]]:
+    if raw is None or raw == "":
+        return "", ()
+    if not isinstance(raw, str) or ":" not in raw:
+        raise RequestMalformed("Facet query must be in the `facet_field: value` format.")
+    name, _, text = raw.partition(":")
+    name = name.strip()
+    if name not in names:
+        raise RequestMalformed(
+            f"Facet query refers to a facet field `{name}` that is not part of `facet_by` parameter."
+        )
+    return name, tuple(PLAIN.words(text))

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from app.engine.collection import Collection
-from app.engine.errors import RequestMalformed
+from app.engine.errors import RequestMalformed, TypesenseError
 from app.engine.file_access import (
     MAX_FILE_BYTES,
     hash_regular,
@@ -252,6 +252,8 @@ def import_files(
 
 
 def _unreadable_reason(exc: Exception) -> str:
+    if isinstance(exc, TypesenseError):  # an OSError too (the typesense client's errors are), not the disk's
+        return exc.message
     if isinstance(exc, OSError):
         return f"Cannot read the file: {exc.strerror or exc}"
     if isinstance(exc, MemoryError):

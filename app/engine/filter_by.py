@@ -2,7 +2,13 @@
 
 Supported: ``field:value``, ``field:=value``, ``field:!=value``, ``field:[a,b]``, ``field:!=[a,b]``,
 ``field:>N`` (and ``<``, ``>=``, ``<=``), ranges ``field:[a..b]``, backquoted values, ``&&``, ``||`` and
-parentheses, with ``&&`` binding tighter than ``||``.
+parentheses (``&&`` and ``||`` read left to right, as Typesense does); ``id:`` matches document ids.
+
+On a string field of the schema, ``:`` matches words as Typesense 0.24.1 does: the value's words (split on
+spaces, punctuation dropped, any case) must all be in the field (for an array, anywhere in it), in any order;
+no prefixes. ``:=`` and ``!=`` compare whole values, ignoring case: Typesense compares the word sequences,
+which makes ``a-b.jpg`` equal ``ab.jpg``, and a photo library filters on paths and file names. The file fields
+that imports store undeclared (``folder``...) compare whole values for ``:`` too, since a folder is no words.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.engine.errors import RequestMalformed
+from app.engine.errors import ObjectNotFound, RequestMalformed
+from app.engine.tokens import PLAIN, Tokenizer
 
 Predicate = Callable[[dict], bool]
 
@@ -32,7 +39,11 @@ FILE_FIELDS: dict[str, str] = {
 
 _NUMERIC_TYPES = {"int32", "int64", "float"}
 _STRING_TYPES = {"string"}
+# Pseudo types: the document id (exact, case-sensitive, as ids are) and a file field's whole value.
+_ID = "id"
+_WHOLE_VALUE = "whole-value"
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+_INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _COMPARATORS = (">=", "<=", "!=", ">", "<", "=")
 # Each level of parentheses costs a few Python frames to parse and to evaluate: far below the recursion
@@ -58,13 +69,24 @@ class _Value:
         return low.strip(), high.strip()
 
 
-def _malformed(problem: str, position: int) -> RequestMalformed:
-    return RequestMalformed(f"Could not parse the filter query: {problem} at position {position}.")
+def _malformed(problem: str = "", position: int = 0) -> RequestMalformed:
+    """Typesense's parse errors: unbalanced parentheses or operators are named, anything else is not."""
+    del position  # Typesense's messages give none; a script may match on them
+    return RequestMalformed("Could not parse the filter query" + (f": {problem}." if problem else "."))
+
+
+def _field_error(name: str, problem: str) -> RequestMalformed:
+    return RequestMalformed(f"Error with filter field `{name}`: {problem}")
+
+
+_UNBALANCED = "unbalanced parentheses"
+_NO_COMPARATOR = "Numerical field has an invalid comparator."
 
 
 class _Parser:
-    def __init__(self, text: str, schema_fields: dict[str, dict]) -> None:
+    def __init__(self, text: str, schema_fields: dict[str, dict], tokenizer: Tokenizer) -> None:
         self.text = text
+        self.tokenizer = tokenizer
         self.pos = 0
         self.schema_fields = schema_fields
         self.depth = 0
@@ -74,38 +96,57 @@ class _Parser:
     def parse(self) -> Predicate:
         self._skip_space()
         if self.pos >= len(self.text):
-            raise _malformed("the filter is empty", self.pos)
+            raise _malformed()
         predicate = self._or()
         self._skip_space()
         if self.pos < len(self.text):
-            raise _malformed(f"unexpected `{self.text[self.pos]}`", self.pos)
+            raise _malformed(_UNBALANCED if self.text[self.pos] == ")" else "")
         return predicate
 
     def _or(self) -> Predicate:
-        parts = [self._and()]
-        while self._take("||"):
-            parts.append(self._and())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda body: any(p(body) for p in parts)
+        """Clauses joined left to right, ``&&`` and ``||`` alike: Typesense gives neither precedence
+        (``a || b && c`` is ``(a || b) && c``; its docs say so since typesense/typesense#2882)."""
+        first = self._operand()
+        rest: list[tuple[bool, Predicate]] = []  # (is_and, clause), evaluated in a loop, not nested
+        while True:
+            if self._take("&&"):
+                rest.append((True, self._operand("&&")))
+            elif self._take("||"):
+                rest.append((False, self._operand("||")))
+            else:
+                break
+        if not rest:
+            return first
 
-    def _and(self) -> Predicate:
-        parts = [self._atom()]
-        while self._take("&&"):
-            parts.append(self._atom())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda body: all(p(body) for p in parts)
+        def chained(body: dict) -> bool:
+            result = first(body)
+            for is_and, clause in rest:
+                # Each clause runs only when it can change the result.
+                if is_and == result:
+                    result = clause(body)
+            return result
+
+        return chained
+
+    def _operand(self, after: str = "") -> Predicate:
+        self._skip_space()
+        rest = self.text[self.pos :].lstrip()
+        for op in ("&&", "||"):
+            if rest.startswith(op) or (after == op and (not rest or rest.startswith(")"))):
+                raise _malformed(f"unbalanced `{op}` operands")
+        return self._atom()
 
     def _atom(self) -> Predicate:
         self._skip_space()
         if self._take("("):
             self.depth += 1
             if self.depth > MAX_NESTING:
-                raise _malformed(f"parentheses nested more than {MAX_NESTING} deep", self.pos - 1)
+                raise RequestMalformed(
+                    f"Could not parse the filter query: parentheses nested more than {MAX_NESTING} deep."
+                )
             inner = self._or()
             if not self._take(")"):
-                raise _malformed("expected `)`", self.pos)
+                raise _malformed(_UNBALANCED)
             self.depth -= 1
             return inner
         return self._clause()
@@ -115,47 +156,60 @@ class _Parser:
         start = self.pos
         found = _FIELD_NAME.match(self.text, self.pos)
         if not found:
-            where = "the end" if self.pos >= len(self.text) else f"`{self.text[self.pos]}`"
-            raise _malformed(f"expected a field name but found {where}", self.pos)
+            raise _malformed(_UNBALANCED if self.text.startswith(")", self.pos) else "")
         name = found.group(0)
         self.pos = found.end()
         if not self._take(":"):
-            raise _malformed(f"expected `:` after field name `{name}`", self.pos)
+            raise _malformed()
         ftype = self._field_type(name)
         self._skip_space()
-        op = ""
-        for candidate in _COMPARATORS:
-            if self.text.startswith(candidate, self.pos):
-                op = candidate
-                self.pos += len(candidate)
-                break
+        op = self._comparator()
+        if op == "=":
+            # Typesense reads `:=>3` as `:>3` (and `:=>=3` as `:>=3`).
+            self._skip_space()
+            op = self._comparator(ordering_only=True) or op
         self._skip_space()
         if self._take("["):
             if op not in ("", "=", "!="):
-                raise _malformed(f"`{op}` cannot take a list of values", self.pos - 1)
+                if ftype.removesuffix("[]") in _NUMERIC_TYPES:
+                    raise _field_error(name, f"Not {_article(ftype)}.")
+                raise _malformed()
             values = self._list()
-            matcher = _any_of(name, ftype, values)
+            matcher = _any_of(name, ftype, values, by_words=op == "", tokenizer=self.tokenizer)
             return _negate(matcher) if op == "!=" else matcher
         value = self._single(stop=("&&", "||", ")"))
         if value.text == "":
-            raise _malformed(f"missing value for field `{name}`", value.position)
+            if ftype.removesuffix("[]") in _NUMERIC_TYPES:
+                raise _field_error(name, f"Not {_article(ftype)}." if op else _NO_COMPARATOR)
+            raise _field_error(name, "Filter value cannot be empty.")
         if op in (">", "<", ">=", "<="):
             return _compare(name, ftype, op, value, start)
-        matcher = _any_of(name, ftype, [value])
+        matcher = _any_of(name, ftype, [value], by_words=op == "", tokenizer=self.tokenizer)
         return _negate(matcher) if op == "!=" else matcher
+
+    def _comparator(self, *, ordering_only: bool = False) -> str:
+        for candidate in _COMPARATORS:
+            if ordering_only and candidate in ("!=", "="):
+                continue
+            if self.text.startswith(candidate, self.pos):
+                self.pos += len(candidate)
+                return candidate
+        return ""
 
     def _list(self) -> list[_Value]:
         values: list[_Value] = []
+        if self._take("]"):
+            return values  # `field:[]` matches nothing, as in Typesense
         while True:
             value = self._single(stop=(",", "]"))
             if value.text == "":
-                raise _malformed("empty value in list", value.position)
+                raise _malformed()
             values.append(value)
             if self._take(","):
                 continue
             if self._take("]"):
                 return values
-            raise _malformed("expected `,` or `]` in list", self.pos)
+            raise _malformed()
 
     def _single(self, stop: tuple[str, ...]) -> _Value:
         """One value, backquoted or bare (up to a stop token); bare ``a..b`` is a range."""
@@ -164,7 +218,7 @@ class _Parser:
         if self._take("`"):
             end = self.text.find("`", self.pos)
             if end < 0:
-                raise _malformed("unclosed backquote", position)
+                raise _malformed()
             text = self.text[self.pos : end]
             self.pos = end + 1
             return _Value(text, position, quoted=True)
@@ -181,12 +235,21 @@ class _Parser:
     def _field_type(self, name: str) -> str:
         fdef = self.schema_fields.get(name)
         if fdef is None:
+            if name == "id":
+                return _ID
             if name not in FILE_FIELDS:
-                raise RequestMalformed(f"Could not find a filter field named `{name}` in the schema.")
-            return FILE_FIELDS[name]
+                raise ObjectNotFound(f"Could not find a filter field named `{name}` in the schema.")
+            return _WHOLE_VALUE if FILE_FIELDS[name] == "string" else FILE_FIELDS[name]
         ftype = str(fdef.get("type", ""))
         base = ftype.removesuffix("[]")
-        if fdef.get("num_dim") or fdef.get("embed") or base not in _NUMERIC_TYPES | _STRING_TYPES | {"bool"}:
+        if fdef.get("index") is False:
+            # 0.24.1 finds nothing here, silently; an answer that says why is worth more (newer Typesense
+            # refuses too).
+            raise RequestMalformed(
+                f"Cannot filter on the field `{name}`: it is declared with `index: false`.")
+        if fdef.get("num_dim") or fdef.get("embed"):
+            raise ObjectNotFound(f"Cannot filter on vector field `{name}`.")
+        if base not in _NUMERIC_TYPES | _STRING_TYPES | {"bool"}:
             raise RequestMalformed(f"Cannot filter on field `{name}` of type `{ftype}`.")
         return ftype
 
@@ -202,21 +265,28 @@ class _Parser:
         return False
 
 
-def _number(name: str, value: str, position: int) -> float:
-    if not _NUMBER.fullmatch(value):
-        raise RequestMalformed(
-            f"Numerical field `{name}` has an invalid value `{value}` in the filter at position {position}."
-        )
+def _article(ftype: str) -> str:
+    base = ftype.removesuffix("[]")
+    return f"an {base}" if base[0] in "aeiou" else f"a {base}"
+
+
+def _number(name: str, ftype: str, value: str, *, compared: bool) -> float:
+    """A number for a numeric field, with Typesense's complaints: a value that is no number at all after
+    no comparator has "an invalid comparator"; otherwise it is "Not an int32." (or int64, or a float)."""
+    number = _NUMBER.fullmatch(value) is not None
+    if not number and not compared:
+        raise _field_error(name, _NO_COMPARATOR)
+    if not number or (ftype.removesuffix("[]") in ("int32", "int64") and not _INTEGER.fullmatch(value)):
+        raise _field_error(name, f"Not {_article(ftype)}.")
     return float(value)
 
 
-def _bool(name: str, value: str, position: int) -> bool:
-    lowered = value.lower()
-    if lowered not in ("true", "false"):
-        raise RequestMalformed(
-            f"Boolean field `{name}` has an invalid value `{value}` in the filter at position {position}."
-        )
-    return lowered == "true"
+def _bool(name: str, value: str, *, in_list: bool) -> bool:
+    if value not in ("true", "false"):
+        if in_list:
+            raise RequestMalformed(f"Values of filter field `{name}`: must be `true` or `false`.")
+        raise RequestMalformed(f"Value of filter field `{name}` must be `true` or `false`.")
+    return value == "true"
 
 
 def _stored_values(body: dict, name: str) -> list[Any]:
@@ -230,10 +300,33 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _any_of(name: str, ftype: str, values: list[_Value]) -> Predicate:
-    """True when any stored element equals any value (or falls in any range)."""
+def _word_match(name: str, values: list[_Value], tokenizer: Tokenizer) -> Predicate:
+    """``field:a b``: every word of a value is somewhere in the field (any order); any value will do."""
+    wanted = [frozenset(tokenizer.words(v.text)) for v in values]
+    wanted = [w for w in wanted if w]
+
+    def matches(body: dict) -> bool:
+        have: set[str] = set()
+        for s in _stored_values(body, name):
+            if isinstance(s, str):
+                have.update(tokenizer.words(s))
+        return any(w <= have for w in wanted)
+
+    return matches
+
+
+def _any_of(
+    name: str, ftype: str, values: list[_Value], *, by_words: bool = False, tokenizer: Tokenizer = PLAIN
+) -> Predicate:
+    """True when any stored element equals any value (or falls in any range); for ``words`` on a string
+    field of the schema, when it has all of a value's words."""
     base = ftype.removesuffix("[]")
-    if base in _STRING_TYPES:
+    if base == _ID:
+        ids = {v.text for v in values}
+        return lambda body: body.get("id") in ids
+    if base in _STRING_TYPES and by_words:
+        return _word_match(name, values, tokenizer)
+    if base in _STRING_TYPES or base == _WHOLE_VALUE:
         wanted = {v.text.casefold() for v in values}
         return lambda body: any(
             isinstance(s, str) and s.casefold() in wanted for s in _stored_values(body, name)
@@ -243,7 +336,7 @@ def _any_of(name: str, ftype: str, values: list[_Value]) -> Predicate:
         for v in values:
             if v.bounds() is not None:
                 raise _malformed(f"boolean field `{name}` cannot take a range", v.position)
-            flags.add(_bool(name, v.text, v.position))
+            flags.add(_bool(name, v.text, in_list=len(values) > 1))
         return lambda body: any(
             isinstance(s, bool) and s in flags for s in _stored_values(body, name)
         )
@@ -252,9 +345,10 @@ def _any_of(name: str, ftype: str, values: list[_Value]) -> Predicate:
     for v in values:
         span = v.bounds()
         if span is None:
-            exact.add(_number(name, v.text, v.position))
+            exact.add(_number(name, ftype, v.text, compared=False))
         else:
-            ranges.append((_number(name, span[0], v.position), _number(name, span[1], v.position)))
+            low, high = (_number(name, ftype, bound, compared=True) for bound in span)
+            ranges.append((low, high))
 
     def matches(body: dict) -> bool:
         for s in _stored_values(body, name):
@@ -269,10 +363,11 @@ def _any_of(name: str, ftype: str, values: list[_Value]) -> Predicate:
 
 def _compare(name: str, ftype: str, op: str, value: _Value, position: int) -> Predicate:
     if ftype.removesuffix("[]") not in _NUMERIC_TYPES:
-        raise _malformed(f"`{op}` needs a numeric field, but `{name}` is `{ftype}`", position)
+        shown = "string" if ftype in (_ID, _WHOLE_VALUE) else ftype
+        raise _malformed(f"`{op}` needs a numeric field, but `{name}` is `{shown}`", position)
     if value.bounds() is not None:
         raise _malformed(f"`{op}` cannot take a range", value.position)
-    bound = _number(name, value.text, value.position)
+    bound = _number(name, ftype, value.text, compared=True)
     test: Callable[[float], bool] = {
         ">": lambda s: s > bound,
         "<": lambda s: s < bound,
@@ -286,8 +381,8 @@ def _negate(predicate: Predicate) -> Predicate:
     return lambda body: not predicate(body)
 
 
-def parse_filter(text: str, schema_fields: dict[str, dict]) -> Predicate:
+def parse_filter(text: str, schema_fields: dict[str, dict], tokenizer: Tokenizer = PLAIN) -> Predicate:
     """Compile a ``filter_by`` expression; raises RequestMalformed naming the problem and its position."""
     if not isinstance(text, str):
         raise RequestMalformed("Parameter `filter_by` must be a string.")
-    return _Parser(text, schema_fields).parse()
+    return _Parser(text, schema_fields, tokenizer).parse()

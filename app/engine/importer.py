@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from app.engine import dirty_values
 from app.engine.collection import Collection
 from app.engine.documents import (
     ACTIONS,
@@ -75,6 +76,18 @@ def import_documents(
     return run_import(coll, docs, params, progress=progress, cancel=cancel).results
 
 
+def check_params(params: dict) -> tuple[str, int]:
+    """The import's action and batch size, or a 400 naming the parameter."""
+    action = params.get("action", "create")
+    if action not in ACTIONS:
+        # Not 0.24.1's "must be a create|update|upsert.": this names the value, and emplace (taken there too).
+        raise RequestMalformed(f"The action `{action}` is invalid: use one of {', '.join(ACTIONS)}.")
+    batch_size = params.get("batch_size", DEFAULT_BATCH)
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise RequestMalformed("Parameter `batch_size` must be a positive integer.")
+    return action, batch_size
+
+
 def run_import(
     coll: Collection,
     docs: Iterable[Any],
@@ -86,14 +99,10 @@ def run_import(
     """``import_documents``, also saying which lines a store failure stopped (they are not the lines'
     fault: a file import must not remember those files as broken)."""
     params = dict(params or {})
-    action = params.get("action", "create")
-    if action not in ACTIONS:
-        raise RequestMalformed(f"The action `{action}` is invalid: use one of {', '.join(ACTIONS)}.")
-    batch_size = params.get("batch_size", DEFAULT_BATCH)
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise RequestMalformed("Parameter `batch_size` must be a positive integer.")
+    action, batch_size = check_params(params)
     total = len(docs) if isinstance(docs, Sized) else None
     run = _ImportRun(coll, action, batch_size, _flag(params, "return_id"), _flag(params, "return_doc"))
+    run.dirty = dirty_values.mode(coll.schema, params)
     entries = run.entries(docs)
     try:
         for entry in entries:
@@ -135,6 +144,7 @@ class _ImportRun:
         self.reading: collections.deque[_Entry] = collections.deque()
         self.source: Iterator[Any] = iter(())
         self.stop_error: TypesenseError | None = None
+        self.dirty = dirty_values.REJECT
         models = {json.dumps(e.model_config, sort_keys=True) for e in coll.schema.embeds}
         # One model for every embedding field (the usual case) lets images stream through it in order.
         self.stream_field = coll.schema.embeds[0].field if len(models) == 1 else None
@@ -145,7 +155,7 @@ class _ImportRun:
             entry = _Entry(raw)
             self.reading.append(entry)
             try:
-                entry.doc = parse_line(raw)
+                entry.doc = dirty_values.apply(self.coll.schema, parse_line(raw), self.dirty)
                 arrays = plain_vectors(self.coll.schema, entry.doc)
                 # A flat list of floats holds nothing the line check looks for; walking 512 numbers one by
                 # one in Python cost more than everything else an import of vectors does.
@@ -303,27 +313,36 @@ class _ImportRun:
             return None
 
     def _result(self, entry: _Entry) -> dict:
+        # Typesense's lines: a failed one always echoes its document; return_id and return_doc add to a
+        # successful one only.
         if entry.error is not None:
-            result = error_result(entry.error)
-            if self.return_doc:
-                result["document"] = self._echo(entry)
-            return result
+            return {**error_result(entry.error), "document": self._echo(entry)}
         assert entry.prepared is not None
-        result = {"success": True}
+        result: dict[str, Any] = {"success": True}
         if self.return_id:
             result["id"] = entry.prepared.doc_id
         if self.return_doc:
-            stored = {**(entry.doc or {}), "id": entry.prepared.doc_id}
-            result["document"] = public_view(self.coll.schema, stored)
+            result["document"] = self._stored(entry.prepared)
         return result
 
+    def _stored(self, p: Prepared) -> dict:
+        """The document as stored (an update's merged result), with its vectors, as Typesense returns it."""
+        doc = {**p.body, "id": p.doc_id}
+        for fname, vec in p.vectors.items():
+            doc[fname] = np.asarray(vec, dtype=np.float32).tolist()
+        return public_view(self.coll.schema, doc)
+
     def _echo(self, entry: _Entry) -> Any:
-        # The raw line, minus store:false values: those must never leave the engine again.
+        # The line as it came (the client sends a dict as json.dumps of it), minus store:false values:
+        # those must never leave the engine again.
         try:
-            doc = entry.doc if entry.doc is not None else entry.raw
+            hidden = self.coll.schema.unstored
+            if isinstance(entry.raw, (str, bytes)) and not (entry.doc and hidden.intersection(entry.doc)):
+                return entry.raw if isinstance(entry.raw, str) else entry.raw.decode("utf-8", "replace")
+            doc = entry.raw if isinstance(entry.raw, dict) else entry.doc
             if isinstance(doc, dict):
                 return json.dumps(public_view(self.coll.schema, doc))
-            return entry.raw if isinstance(entry.raw, str) else repr(entry.raw)
+            return repr(entry.raw)
         except (RecursionError, ValueError, TypeError):
             # A document too deep (or too odd) to write out is not echoed: the error says what is wrong.
             return "(the document cannot be shown)"

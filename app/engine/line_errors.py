@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from app.engine.errors import RequestMalformed, TypesenseError
+from app.engine.errors import RequestMalformed, ServerError, TypesenseError
 from app.engine.storage import StorageError
 
 # Deeper than any real document, and shallow enough that every later step (JSON encoding for storage,
@@ -89,7 +89,7 @@ def store_error(exc: BaseException) -> TypesenseError:
     """The error every line that a store failure kept from being written reports."""
     if isinstance(exc, TypesenseError):
         return exc
-    return TypesenseError(
+    return ServerError(
         f"The library could not be written ({exc}); the import stopped here and nothing from this line "
         "on was stored. Free some disk space if it is full, then import again."
     )

@@ -25,7 +25,7 @@ import numpy as np
 
 from app import paths
 from app.engine.documents import combine, prepare
-from app.engine.errors import RequestMalformed
+from app.engine.errors import RequestMalformed, TypesenseError
 from app.engine.file_access import read_regular
 from app.engine.images import ImageError
 from app.engine.schema import Schema, parse_schema
@@ -73,7 +73,8 @@ class ModelSwap:
             if f["name"] in self.fields:
                 f["embed"]["model_config"] = dict(self.model_config)
                 f["num_dim"] = dims
-        raw = {"name": old.name, "fields": fields, "default_sorting_field": old.default_sorting_field}
+        # With the rest of what is stored (token_separators, symbols_to_index): a switch keeps them.
+        raw = {**old.stored(), "name": old.name, "fields": fields}
         try:
             parsed = parse_schema(raw, self.engine._model_dims)
         except ValueError as exc:
@@ -302,8 +303,7 @@ class ModelSwap:
                 db.delete(self.coll.id, label)
                 removed.append(doc_id)
             conn_main.executemany("UPDATE vectors SET vector = ? WHERE label = ? AND field = ?", writes)
-            sorting = self.schema.default_sorting_field
-            stored = json.dumps({"fields": self.schema.fields, "default_sorting_field": sorting})
+            stored = json.dumps(self.schema.stored())
             conn_main.execute("UPDATE collections SET schema = ? WHERE id = ?", (stored, self.coll.id))
         # The old indexes hold the old model's vectors (another width, another space): rebuilt from SQLite.
         self.coll.drop_index_files()
@@ -333,6 +333,9 @@ def _reason(exc: Exception) -> str:
         return str(exc.args[0]) if exc.args else NO_IMAGE
     if isinstance(exc, FileNotFoundError) and exc.args and str(exc.args[0]).startswith("its file"):
         return str(exc.args[0])
+    # Before OSError: the engine's errors are the typesense client's, which are OSErrors.
+    if isinstance(exc, TypesenseError):
+        return f"it cannot be embedded: {exc.message}"
     if isinstance(exc, OSError):
         return f"its file cannot be read: {exc.strerror or exc}"
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__

@@ -41,6 +41,17 @@ MAX_EMBED_DEPTH = 16
 INT32_RANGE = (-(2**31), 2**31 - 1)
 INT64_RANGE = (-(2**63), 2**63 - 1)
 
+# Kept and given back as Typesense does; Photoseek's word splitting does not use them yet.
+SYMBOL_LISTS = ("symbols_to_index", "token_separators")
+FIELDS_FORMAT = (
+    "The `fields` value should be an array of objects containing `name`, `type` and optionally, `facet` "
+    "properties."
+)
+WRONG_FIELD_FORMAT = (
+    "Wrong format for `fields`. It should be an array of objects containing `name`, `type`, `optional` and "
+    "`facet` properties."
+)
+
 # A model resolver maps model_config -> number of dimensions, raising ValueError for unknown models.
 ModelDims = Callable[[dict], int]
 
@@ -86,6 +97,17 @@ class Schema:
     def unstored(self) -> frozenset[str]:
         return frozenset(f["name"] for f in self.fields if f.get("store") is False)
 
+    @classmethod
+    def from_stored(cls, name: str, stored: dict, created_at: int) -> Schema:
+        """The schema as the collections table keeps it (see ``stored``)."""
+        extra = {key: list(stored[key]) for key in SYMBOL_LISTS if stored.get(key)}
+        return cls(name=name, fields=stored["fields"], created_at=created_at,
+                   default_sorting_field=stored.get("default_sorting_field", ""), extra=extra)
+
+    def stored(self) -> dict:
+        """What the collections table keeps of this schema."""
+        return {"fields": self.fields, "default_sorting_field": self.default_sorting_field, **self.extra}
+
     def to_dict(self, num_documents: int) -> dict:
         return {
             "created_at": self.created_at,
@@ -94,8 +116,8 @@ class Schema:
             "fields": copy.deepcopy(self.fields),
             "name": self.name,
             "num_documents": num_documents,
-            "symbols_to_index": [],
-            "token_separators": [],
+            "symbols_to_index": list(self.extra.get("symbols_to_index", [])),
+            "token_separators": list(self.extra.get("token_separators", [])),
         }
 
 
@@ -109,10 +131,12 @@ def parse_schema(raw: Any, model_dims: ModelDims) -> Schema:
         raise _bad("The collection schema must be a JSON object.")
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise _bad("Parameter `name` is required and must be a non-empty string.")
+        raise _bad("Parameter `name` is required.")
+    if "fields" not in raw:
+        raise _bad("Parameter `fields` is required.")
     fields = raw.get("fields")
     if not isinstance(fields, list) or not fields:
-        raise _bad("Parameter `fields` is required and must be a non-empty array.")
+        raise _bad(FIELDS_FORMAT)
     normalised: list[dict] = []
     seen: set[str] = set()
     for position, fdef in enumerate(fields):
@@ -134,9 +158,23 @@ def parse_schema(raw: Any, model_dims: ModelDims) -> Schema:
         sf = by_name.get(sorting)
         if sf is None:
             raise _bad(f"Default sorting field is defined as `{sorting}` but is not found in the schema.")
-        if sf["type"] not in {"int32", "int64", "float"}:
+        if sf["type"] not in {"int32", "int64", "float", "bool", "string"} or not sf["sort"]:
             raise _bad(f"Default sorting field `{sorting}` is not a sortable type.")
-    return Schema(name=name, fields=normalised, default_sorting_field=sorting)
+        if sf["optional"]:
+            raise _bad(f"Default sorting field `{sorting}` cannot be an optional field.")
+    extra = {}
+    for key in SYMBOL_LISTS:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and len(v) == 1 for v in value):
+            raise _bad(f"`{key}` should be an array of character symbols.")
+        if value:
+            extra[key] = list(value)
+    return Schema(name=name, fields=normalised, default_sorting_field=sorting, extra=extra)
+
+
+def normalise_field(fdef: Any, position: int) -> dict:
+    """One field definition checked, with Typesense's defaults filled in (for creating or altering)."""
+    return _normalise_field(fdef, position)
 
 
 def _normalise_field(fdef: Any, position: int) -> dict:
@@ -144,10 +182,10 @@ def _normalise_field(fdef: Any, position: int) -> dict:
         raise _bad(f"Field definition at position {position} must be a JSON object.")
     fname = fdef.get("name")
     if not isinstance(fname, str) or not fname:
-        raise _bad(f"Field at position {position} has no `name`.")
+        raise _bad(WRONG_FIELD_FORMAT)
     ftype = fdef.get("type")
     if not isinstance(ftype, str):
-        raise _bad(f"Field `{fname}` has no `type`.")
+        raise _bad(WRONG_FIELD_FORMAT)
     if ftype not in FIELD_TYPES:
         raise _bad(f"Field `{fname}` has an invalid data type `{ftype}`, see docs for supported data types.")
     if fname == "id" and ftype != "string":
@@ -172,7 +210,7 @@ def _normalise_field(fdef: Any, position: int) -> dict:
     if "num_dim" in fdef:
         num_dim = fdef["num_dim"]
         if not isinstance(num_dim, int) or isinstance(num_dim, bool) or num_dim <= 0:
-            raise _bad(f"Property `num_dim` of the field `{fname}` must be a positive integer.")
+            raise _bad("Property `num_dim` must be a positive integer.")
         if ftype != "float[]":
             raise _bad(f"Property `num_dim` is only allowed on a field of type `float[]` (field `{fname}`).")
         nf["num_dim"] = num_dim

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,9 @@ from app.engine.errors import ObjectNotFound, ObjectUnprocessable, RequestMalfor
 from app.engine.facets import parse_facet_request
 from app.engine.filter_by import parse_filter
 from app.engine.images import ImageError, decode_base64
+from app.engine.keyword import highlights, keyword_hits
+from app.engine.sort_by import TEXT_MATCH, VECTOR_DISTANCE, SortKey, default_keys, parse_sort_by, sort_hits
+from app.engine.tokens import Tokenizer, tokenizer_for
 from app.engine.vector_query import VectorQuery, parse_vector_query
 from app.engine.vector_search import AllowedLabels, search_allowed
 
@@ -22,8 +26,12 @@ MAX_PER_PAGE = 250
 # documents' vectors (at most flat.FLAT_MAX_BYTES each).
 FILTER_CACHE_SIZE = 4
 DEFAULT_ALPHA = 0.3
+# How many nearest neighbours a hybrid search fuses with the keyword matches when vector_query sets no `k`:
+# as many as Typesense keeps of the keyword side (its default topster size), and at least the page's end,
+# so that page 2 is fused from the same lists as page 1 and a keyword match does not crowd the vector
+# side out of the ranking by appearing in a list ten times as long.
+HYBRID_VECTOR_HITS = 250
 UINT32_MAX = 2**32 - 1  # Typesense parses page, per_page and vector_query's counts as uint32
-_WORD = re.compile(r"\w+", re.UNICODE)
 # ASCII only: str.isdigit() also takes "²", which int() then refuses.
 _DIGITS = re.compile(r"[0-9]+")
 # Typed here because Photoseek reads them (or, for sort_by, because a wrong type is a caller's bug that
@@ -73,12 +81,16 @@ def search(coll: Collection, params: dict) -> dict:
         raise ObjectUnprocessable(f"Only upto {MAX_PER_PAGE} hits can be fetched per page.")
     page = _uint_param(params, "page", 1)
     if page == 0:
-        # Typesense answers 422 "Page must be ..."; a 400 naming the parameter, like every other bad count.
-        raise RequestMalformed("Parameter `page` must be an integer of value greater than 0.")
+        raise ObjectUnprocessable("Page must be an integer of value greater than 0.")
     schema_fields = coll.schema.by_name
     # Parsed before anything else runs so a bad filter fails fast, before any model is loaded.
-    matches = parse_filter(params["filter_by"], schema_fields) if params.get("filter_by") else None
+    tokenizer = tokenizer_for(coll.schema.extra)
+    # A blank filter is no filter, as in Typesense.
+    filter_text = params["filter_by"] if params.get("filter_by") and params["filter_by"].strip() else None
+    matches = parse_filter(filter_text, schema_fields, tokenizer) if filter_text else None
     facets = parse_facet_request(params, schema_fields)
+    sort_text = params.get("sort_by")
+    sort_keys = parse_sort_by(sort_text, schema_fields) if sort_text and sort_text.strip() else None
     query_by = _field_list(params, "query_by")
     for fname in query_by:
         if fname not in schema_fields:
@@ -88,46 +100,68 @@ def search(coll: Collection, params: dict) -> dict:
     text_fields = [f for f in query_by if schema_fields[f]["type"] in ("string", "string[]")]
     wildcard = q.strip() in ("*", "")
     if not wildcard and not query_by:
-        raise RequestMalformed("Parameter `query_by` is required.")
+        raise RequestMalformed("No search fields specified for the query.")
     for fname in query_by:
         if fname not in text_fields and fname not in embed_fields:
-            raise RequestMalformed(
-                f"Field `{fname}` cannot be searched with `q`: it is neither text nor embedding."
-            )
+            raise RequestMalformed(f"Field `{fname}` should be a string or a string array.")
 
     vq: VectorQuery | None = None
     if params.get("vector_query"):
         vq = parse_vector_query(params["vector_query"])
         if vq.field not in vector_fields:
             raise RequestMalformed(f"Field `{vq.field}` does not have a vector query index.")
-    elif not wildcard:
+    if not wildcard:
         targets = [f for f in query_by if f in embed_fields]
-        if targets:
+        if vq is None and targets:
             vq = VectorQuery(field=targets[0])
+        elif vq is not None and vq.field in targets and not (vq.values or vq.queries) and vq.image is None:
+            # `q` embedded by a query_by field is the query, as in Typesense; the vector_query (an `id`
+            # among them) then only brings its options (k, alpha, distance_threshold...).
+            if vq.id is not None and coll.db.label_of(coll.id, vq.id) is None:
+                raise RequestMalformed("Document id referenced in vector query is not found.")
+            vq = replace(vq, id=None)
+    if sort_keys and vq is None and any(k.field == VECTOR_DISTANCE for k in sort_keys):
+        raise ObjectNotFound(f"Could not find a field named `{VECTOR_DISTANCE}` in the schema for sorting.")
 
     window = page * per_page
-    make_hit = _hit_maker(coll, params)
+    make_hit = _hit_maker(coll, params, "" if wildcard else q, text_fields, tokenizer)
     ranked: list[dict] | None = None  # stays None for a listing, whose facets count every match
     allowed: AllowedLabels | None = None
     if matches is not None and (vq is not None or not wildcard):
         allowed = _matching_labels(coll, matches, params["filter_by"])
     if vq is not None:
-        ranked = _vector_hits(coll, vq, q, window, allowed)
-        if text_fields and not wildcard:
+        hybrid = bool(text_fields) and not wildcard
+        fetch = window if not hybrid or vq.k is not None else max(window, HYBRID_VECTOR_HITS)
+        ranked = _vector_hits(coll, vq, q, fetch, allowed)
+        if hybrid:
             alpha = vq.alpha if vq.alpha is not None else DEFAULT_ALPHA
-            keyword = _only_allowed(_keyword_hits(coll, q, text_fields), allowed)
+            words = keyword_hits(coll.db.all_bodies(coll.id), q, text_fields, tokenizer)
+            keyword = _only_allowed(words, allowed)
             ranked = _fuse(ranked, keyword, alpha, coll, vq.field)
+        if sort_keys:
+            ranked = _sorted(coll, ranked, sort_keys)
         found = len(ranked)
         chosen = ranked[(page - 1) * per_page : window]
         labels = [h["label"] for h in chosen]
         bodies = coll.db.bodies(labels)
         hits = [make_hit(h["label"], bodies[h["label"]], h) for h in chosen if h["label"] in bodies]
     elif not wildcard:
-        ranked = _only_allowed(_keyword_hits(coll, q, text_fields), allowed)
+        ranked = _only_allowed(keyword_hits(coll.db.all_bodies(coll.id), q, text_fields, tokenizer), allowed)
+        keys = sort_keys or [SortKey(TEXT_MATCH, True), *default_keys(coll.schema.default_sorting_field)]
+        if sort_keys or coll.schema.default_sorting_field:
+            ranked = _sorted(coll, ranked, keys)
         found = len(ranked)
         chosen = ranked[(page - 1) * per_page : window]
         bodies = coll.db.bodies([h["label"] for h in chosen])
         hits = [make_hit(h["label"], bodies[h["label"]], h) for h in chosen]
+    elif sort_keys or coll.schema.default_sorting_field:
+        # A sorted listing reads every matching body: the order needs their values.
+        keys = sort_keys or default_keys(coll.schema.default_sorting_field)
+        rows_all = coll.db.all_bodies(coll.id)
+        bodies_all = {label: body for label, body in rows_all if matches is None or matches(body)}
+        listed = sort_hits([{"label": label} for label in bodies_all], keys, bodies_all, schema_fields)
+        found, offset = len(listed), (page - 1) * per_page
+        hits = [make_hit(h["label"], bodies_all[h["label"]], {}) for h in listed[offset : offset + per_page]]
     elif matches is not None:
         matched = _matching_labels(coll, matches, params["filter_by"]).newest_first
         found, offset = len(matched), (page - 1) * per_page
@@ -233,6 +267,13 @@ def query_vector(coll: Collection, vq: VectorQuery, q: str) -> tuple[np.ndarray,
     raise RequestMalformed("When a vector query value is empty, an `id` parameter must be present.")
 
 
+def _sorted(coll: Collection, ranked: list[dict], keys: list[SortKey]) -> list[dict]:
+    """Ranked hits in ``sort_by`` order, reading the bodies only when a clause needs a field's value."""
+    needs_bodies = any(not k.field.startswith("_") for k in keys)
+    bodies = coll.db.bodies([h["label"] for h in ranked]) if needs_bodies else {}
+    return sort_hits(ranked, keys, bodies, coll.schema.by_name)
+
+
 def _only_allowed(hits: list[dict], allowed: AllowedLabels | None) -> list[dict]:
     if allowed is None:
         return hits
@@ -279,34 +320,9 @@ def _vector_hits(
         if vq.distance_threshold is not None and dist > vq.distance_threshold:
             continue
         out.append({"label": label, "vector_distance": float(dist)})
+    # Equal distances (copies of one photo) newest first, as Typesense breaks ties.
+    out.sort(key=lambda hit: (hit["vector_distance"], -hit["label"]))
     return out
-
-
-def _tokens(text: str) -> list[str]:
-    return [t.lower() for t in _WORD.findall(text)]
-
-
-def _keyword_hits(coll: Collection, q: str, fields: list[str]) -> list[dict]:
-    """A plain token match over text fields: documents ranked by how many query words they contain."""
-    words = _tokens(q)
-    if not words:
-        return []
-    scored = []
-    for label, body in coll.db.all_bodies(coll.id):
-        tokens: set[str] = set()
-        for fname in fields:
-            value = body.get(fname)
-            if isinstance(value, list):
-                value = " ".join(str(v) for v in value)
-            if isinstance(value, str):
-                tokens.update(_tokens(value))
-        # The last word may still be being typed: match it as a prefix, like Typesense does.
-        matched = sum(1 for w in words[:-1] if w in tokens)
-        matched += any(t.startswith(words[-1]) for t in tokens)
-        if matched:
-            scored.append((matched, label))
-    scored.sort(key=lambda item: (-item[0], -item[1]))
-    return [{"label": label, "text_match": matched * 1_000_000} for matched, label in scored]
 
 
 def _fuse(
@@ -318,6 +334,7 @@ def _fuse(
         entry = fused.setdefault(hit["label"], {"label": hit["label"], "score": 0.0})
         entry["score"] += (1 - alpha) / rank
         entry["text_match"] = hit["text_match"]
+        entry["text_match_info"] = hit["text_match_info"]
     for rank, hit in enumerate(vector_hits):
         entry = fused.setdefault(hit["label"], {"label": hit["label"], "score": 0.0})
         entry["score"] += alpha / (rank + 1)
@@ -329,8 +346,11 @@ def _fuse(
     return ranked
 
 
-def _hit_maker(coll: Collection, params: dict) -> Callable[[int, dict, dict], dict]:
-    """What turns a label and its stored body into a hit, with the request's field choices read once."""
+def _hit_maker(
+    coll: Collection, params: dict, q: str, text_fields: list[str], tokenizer: Tokenizer
+) -> Callable[[int, dict, dict], dict]:
+    """What turns a label and its stored body into a hit, with the request's field choices read once;
+    a hit that matched words gets them highlighted (from the whole document, as Typesense does)."""
     include = _field_list(params, "include_fields")
     exclude = set(_field_list(params, "exclude_fields"))
     unstored = coll.schema.unstored
@@ -351,7 +371,9 @@ def _hit_maker(coll: Collection, params: dict) -> Callable[[int, dict, dict], di
             doc = {k: v for k, v in doc.items() if k in include}
         doc = {k: v for k, v in doc.items() if k not in hidden}
         out: dict[str, Any] = {"document": doc, "highlight": {}, "highlights": []}
-        for key in ("text_match", "hybrid_search_info", "vector_distance"):
+        if info.get("text_match"):
+            out["highlights"], out["highlight"] = highlights(body, q, text_fields, tokenizer)
+        for key in ("text_match", "text_match_info", "hybrid_search_info", "vector_distance"):
             if key in info:
                 out[key] = info[key]
         return out

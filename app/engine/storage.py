@@ -262,10 +262,12 @@ class Database(FolderRows, VectorRows, BulkRows):
             if (body := self._decode(label, collection_id, doc_id, text)) is not None
         ]
 
-    def all_bodies(self, collection_id: int) -> Iterator[tuple[int, dict]]:
-        """Every readable document, newest first; a damaged one is skipped (and logged once)."""
+    def all_bodies(self, collection_id: int, *, oldest_first: bool = False) -> Iterator[tuple[int, dict]]:
+        """Every readable document, newest first (or in insertion order, as Typesense exports); a damaged
+        one is skipped (and logged once)."""
+        order = "ASC" if oldest_first else "DESC"
         rows = self._conn.execute(
-            "SELECT label, doc_id, body FROM documents WHERE collection_id = ? ORDER BY label DESC",
+            f"SELECT label, doc_id, body FROM documents WHERE collection_id = ? ORDER BY label {order}",
             (collection_id,),
         )
         for label, doc_id, text in rows:

@@ -37,6 +37,9 @@ UINT32_MAX = 2**32 - 1
 FLOAT32_MAX = 3.4028234663852886e38
 
 
+MALFORMED = "Malformed vector query string."
+
+
 def _bad(detail: str) -> RequestMalformed:
     return RequestMalformed(f"Malformed vector query string: {detail}")
 
@@ -138,14 +141,14 @@ def parse_vector_query(text: str) -> VectorQuery:
     name, sep, rest = text.partition(":")
     name = name.strip()
     if not sep or not name:
-        raise _bad("expected `field:([values], ...)`.")
+        raise RequestMalformed(MALFORMED)  # Typesense's words, exactly
     rest = rest.strip()
     if not (rest.startswith("(") and rest.endswith(")")):
-        raise _bad("the vector and its parameters must be enclosed in parentheses.")
+        raise RequestMalformed(MALFORMED)  # Typesense's words, exactly
     inner = rest[1:-1].strip()
     parts = _rejoin_data_urls(_split_top_level(inner))
     if not parts or not parts[0].strip().startswith("["):
-        raise _bad("the first value inside the parentheses must be a vector in square brackets, e.g. `[]`.")
+        raise RequestMalformed(MALFORMED)  # Typesense's words, exactly
     query = VectorQuery(field=name)
     query.values = _parse_floats(_parse_list(parts[0], "vector", strip=False), "The vector")
     seen: set[str] = set()

@@ -58,6 +58,9 @@ def problem_from_exception(exc: BaseException, *, model: str | None = None) -> E
         return EngineProblem(
             MODEL_MISSING, f"{subject} is not on this computer yet. {exc.message}", detail, model
         )
+    if isinstance(exc, errors.MissingCollection):  # the engine's message is Typesense's bare "Not Found"
+        return EngineProblem(NOT_FOUND, f"The collection “{exc.collection}” is not in this library.", detail,
+                             model)
     if isinstance(exc, errors.ObjectNotFound):
         return EngineProblem(NOT_FOUND, _sentence(exc.message), detail, model)
     if isinstance(exc, errors.TypesenseError):

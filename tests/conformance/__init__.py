@@ -1,0 +1,1 @@
+"""The differential suite: the same calls on a real Typesense and on Photoseek, outcomes compared."""
