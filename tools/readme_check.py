@@ -188,6 +188,9 @@ EXPECTED: dict[str, Check] = {
     # JSONL import
     MAKE_JSONL: succeeds(),
     "photoseek import docs.jsonl --collection images": succeeds("Imported 1 documents (0 failed)"),
+    # a typesense-python script, unchanged, on the engine
+    "python3 docs/examples/typesense_script.py --engine my-books": succeeds(
+        "deleted by filter: 2", "left: ['The Hobbit', 'Dune']"),
 }
 PYTHON_EXPECTED = "query\n"  # what the library snippet prints: the name of its best hit
 
