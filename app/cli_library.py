@@ -112,16 +112,32 @@ def cmd_folders(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if any(r["failed"] for r in reports) else EXIT_OK
 
 
+# What each photo of a group is, by its verdict (app.engine.duplicate_verdicts): only "copy" is a copy
+# that a second, independent check confirmed; the app proposes only those for the trash.
+_MARKS = {"reference": "keep", "exact": "copy", "same": "copy", "similar": "similar", "unchecked": "check"}
+
+
 def format_groups(groups: list[dict]) -> str:
     if not groups:
         return "No near-duplicates found."
     lines = []
+    confirmed = unconfirmed = 0
     for n, group in enumerate(groups, start=1):
         lines.append(f"Group {n} ({group['size']} photos, similarity >= {1 - group['max_distance']:.3f}):")
-        for i, doc in enumerate(group["documents"]):
+        verdicts = group.get("verdicts") or [{} for _ in group["documents"]]
+        for i, (doc, verdict) in enumerate(zip(group["documents"], verdicts, strict=True)):
             size = f"{doc['width']}x{doc['height']}" if "width" in doc and "height" in doc else "?"
-            mark = "keep" if i == 0 else "    "
-            lines.append(f"  {mark}  {size:>11}  {cli_output.document_label(doc)}")
+            mark = _MARKS.get(str(verdict.get("kind")), "keep" if i == 0 else "similar")
+            lines.append(f"  {mark:<7}  {size:>11}  {cli_output.document_label(doc)}")
+            if i > 0:
+                confirmed += bool(verdict.get("confirmed"))
+                unconfirmed += not verdict.get("confirmed")
+                if verdict.get("reason"):
+                    lines.append(f"  {'':<7}  {'':>11}  {verdict['reason']}")
+    copies = "1 copy" if confirmed == 1 else f"{confirmed} copies"
+    alike = "1 photo only looks" if unconfirmed == 1 else f"{unconfirmed} photos only look"
+    lines.append(f"{copies} confirmed by a second check (pixels or file contents); {alike} alike to CLIP: "
+                 "look before deleting.")
     return "\n".join(lines)
 
 
