@@ -269,3 +269,25 @@ def test_another_process_with_the_library_open_follows_a_switch(
         assert len(docs["added-by-cli"].retrieve()["embedding"]) == SECOND_DIMS
     finally:
         other.close()
+
+
+def test_a_field_another_process_adds_during_a_switch_survives_it_and_the_switch_survives_an_alter(
+    service: LibraryService, second: dict, tmp_path: Path
+) -> None:
+    # A script (`photoseek serve`, the CLI) alters the collection while the app switches its model.
+    _import(service, tmp_path / "shapes", per_class=4)  # more than one chunk
+    job = service.switch_model(PHOTOS, second)
+    assert job.step() is False
+    other = Engine(service.data_dir)
+    try:
+        other.collections[PHOTOS].retrieve()  # opened before the switch lands
+        other.collections[PHOTOS].update({"fields": [{"name": "rating", "type": "int32", "optional": True}]})
+        assert job.run().switched
+        # Then the script alters again, from its collection opened under the old model.
+        other.collections[PHOTOS].update({"fields": [{"name": "album", "type": "string", "optional": True}]})
+    finally:
+        other.close()
+    fields = {f["name"]: f for f in _collection(service)["fields"]}
+    assert {"rating", "album"} <= set(fields)
+    assert fields["embedding"]["embed"]["model_config"]["model_name"] == second["model_name"]
+    assert fields["embedding"]["num_dim"] == SECOND_DIMS

@@ -356,3 +356,15 @@ def test_missing_collections_and_empty_imports_answer_as_typesense(books: Engine
     assert type(refused.value) is client_errors.TypesenseClientError
     assert refused.value.args == ("Cannot import an empty list of documents.",)
     assert docs(books).import_("") == ""  # JSONL text with no lines is not a list
+
+
+def test_numbers_thousands_of_digits_long_are_refused_as_bad_requests(books: Engine) -> None:
+    # Python's int() refuses 4,300+ digits with a ValueError: it must read as the request's fault, a 400.
+    huge = "9" * 5000
+    docs_ = docs(books)
+    with pytest.raises(engine_errors.RequestMalformed, match="`batch_size`"):
+        docs_.delete({"filter_by": "year:>0", "batch_size": huge})
+    with pytest.raises(engine_errors.RequestMalformed, match="`per_page`"):
+        docs_.search({"q": "*", "per_page": huge})
+    results = docs_.import_([{"title": "a", "year": huge}], {"dirty_values": "coerce_or_reject"})
+    assert results[0]["success"] is False and results[0]["error"] == "Field `year` must be an int32."

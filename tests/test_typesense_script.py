@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from serve_process import running_serve
-from typesense_server import ServerUnavailable, running_typesense, server_binary
+from typesense_server import ServerUnavailable, running_typesense, server_binary, skip_without_server
 
 SCRIPT = Path(__file__).resolve().parent.parent / "docs" / "examples" / "typesense_script.py"
 KEY = "script-test-key"
@@ -32,7 +32,7 @@ def typesense_output(tmp_path_factory: pytest.TempPathFactory) -> str:
     try:
         server_binary()
     except ServerUnavailable as exc:
-        pytest.skip(f"no Typesense server to compare with: {exc}")
+        skip_without_server(f"no Typesense server to compare with: {exc}")
     with running_typesense(tmp_path_factory.mktemp("typesense"), api_key=KEY) as server:
         return run_script("--server", server.config.url, api_key=KEY)
 

@@ -326,3 +326,17 @@ def test_token_separators_and_symbols_cut_words(tmp_path: Path) -> None:
         assert ids_of(eng, "w", filter_by="title:c++") == ["1"]
         assert ids_of(eng, "w", filter_by="title:c") == ["2"]
         assert [h["document"]["id"] for h in docs.search({"q": "c++", "query_by": "title"})["hits"]] == ["1"]
+
+
+def test_a_document_with_an_odd_value_sorts_as_missing_instead_of_failing_the_sort(tmp_path: Path) -> None:
+    # `captured_at` is a file field Photoseek sorts on without a declaration; a script may have written
+    # text there for one photo. That photo goes last; every other one still sorts by date.
+    with Engine(tmp_path / "lib") as engine:
+        engine.collections.create({"name": "shots", "fields": [{"name": "title", "type": "string"}]})
+        docs = engine.collections["shots"].documents
+        docs.import_([{"id": "a", "title": "a", "captured_at": 20},
+                      {"id": "b", "title": "b", "captured_at": "x"},
+                      {"id": "c", "title": "c", "captured_at": 30}], {"action": "create"})
+        for order, expected in (("desc", ["c", "a", "b"]), ("asc", ["a", "c", "b"])):
+            found = docs.search({"q": "*", "sort_by": f"captured_at:{order}"})
+            assert [h["document"]["id"] for h in found["hits"]] == expected

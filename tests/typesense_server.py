@@ -93,6 +93,16 @@ class NodeConfig:
         return {"host": self.host, "port": str(self.api_port), "protocol": "http"}
 
 
+def skip_without_server(reason: str) -> None:
+    """Skip a test that needs a Typesense the machine cannot run; where PHOTOSEEK_REQUIRE_TYPESENSE=1 (CI)
+    fail instead, so that a suite that never ran cannot pass."""
+    import pytest
+
+    if os.environ.get("PHOTOSEEK_REQUIRE_TYPESENSE") == "1":
+        pytest.fail(f"{reason} (PHOTOSEEK_REQUIRE_TYPESENSE=1: these tests must run here)")
+    pytest.skip(reason)
+
+
 def server_binary() -> str:
     """The path of a Typesense binary this machine can execute, or ServerUnavailable saying why not."""
     try:

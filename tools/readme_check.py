@@ -46,7 +46,9 @@ TIMED_OUT = -9  # the exit status recorded for a command stopped at its time lim
 # Photoseek settings, no package-index or library-path tweaks that a user would not have. (pip still reads
 # the machine's pip.conf, as it would for anyone on that machine.)
 KEPT_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR", "USER", "LOGNAME", "SHELL", "TZ",
-            "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+            "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+            # CI's demand that the tests against a real Typesense run rather than skip (.ci/run sets it).
+            "PHOTOSEEK_REQUIRE_TYPESENSE")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ def flag(params: dict, key: str) -> bool:
 
 def _batch_size(params: dict) -> int:
     value = params.get("batch_size", 1_000_000_000)
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+    text = value.strip() if isinstance(value, str) else ""
+    if text and len(text) <= 20 and text.isascii() and text.isdigit():  # int() fails on 4,300+ digits
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_BATCH:
         raise RequestMalformed("Parameter `batch_size` must be a positive integer.")

@@ -181,8 +181,11 @@ class CollectionClient:
         """Typesense's collection alter: add fields; drop them with ``{"name": x, "drop": true}``."""
         from app.engine.collection_alter import alter_collection
 
-        answer, stored = alter_collection(self._engine._collection(self.name), schema_change)
-        self._engine._opened_schemas[self.name] = stored
+        engine = self._engine
+        answer, _stored = alter_collection(engine._collection(self.name), schema_change)
+        # Opened again on next use, from the schema as stored: if another process switched the model
+        # meanwhile, the collection open here still embeds with the old one.
+        engine._open.pop(self.name, None)
         return answer
 
     @owned

@@ -120,10 +120,16 @@ def _article(ftype: str) -> str:
 def alter_collection(coll: Collection, change: Any) -> tuple[dict, dict]:
     """Apply ``change`` to ``coll`` (stored, and in place for the open collection). Returns Typesense's
     answer and the schema as stored now."""
-    altered, answer = alter_schema(coll.schema, change, (body for _, body in coll.db.all_bodies(coll.id)))
-    stored = altered.stored()
     db = coll.db
     with db.transaction():
+        # Read, checked and written under the write lock: another process (the app switching the model)
+        # may have rewritten the schema since this one opened the collection; its change must survive.
+        current = db.collection(coll.name)
+        schema = coll.schema
+        if current is not None and current[0] == coll.id:
+            schema = Schema.from_stored(coll.name, current[1], current[2])
+        altered, answer = alter_schema(schema, change, (body for _, body in db.all_bodies(coll.id)))
+        stored = altered.stored()
         # The engine's own connection: this module is part of the engine (as model_swap is).
         db._conn.execute("UPDATE collections SET schema = ? WHERE id = ?", (json.dumps(stored), coll.id))
     coll.schema = altered

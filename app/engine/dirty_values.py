@@ -112,7 +112,7 @@ def _coerce(base: str, value: Any) -> Any:
         number: int | None = None
         if isinstance(value, bool) or (isinstance(value, float) and math.isfinite(value)):
             number = int(value)
-        elif isinstance(value, str) and _INT.fullmatch(value.strip()):
+        elif isinstance(value, str) and len(value.strip()) <= 21 and _INT.fullmatch(value.strip()):
             number = int(value.strip())
         return number if number is not None and low <= number <= high else _UNSET
     if base == "float":

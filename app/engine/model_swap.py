@@ -65,8 +65,8 @@ class ModelSwap:
         self.schema = self._switched_schema()
         self.path = engine.data_dir / SHADOW_DIR / f"c{self.coll.id}.sqlite"
 
-    def _switched_schema(self) -> Schema:
-        old = self.coll.schema
+    def _switched_schema(self, old: Schema | None = None) -> Schema:
+        old = old or self.coll.schema
         dims = self.engine._model_dims(self.model_config)
         fields = json.loads(json.dumps(old.fields))
         for f in fields:
@@ -303,6 +303,11 @@ class ModelSwap:
                 db.delete(self.coll.id, label)
                 removed.append(doc_id)
             conn_main.executemany("UPDATE vectors SET vector = ? WHERE label = ? AND field = ?", writes)
+            # The schema as stored now, read under the write lock: another process may have altered the
+            # collection (added a field) since this switch began, and that change must survive it.
+            current = db.collection(self.name)
+            if current is not None and current[0] == self.coll.id:
+                self.schema = self._switched_schema(Schema.from_stored(self.name, current[1], current[2]))
             stored = json.dumps(self.schema.stored())
             conn_main.execute("UPDATE collections SET schema = ? WHERE id = ?", (stored, self.coll.id))
         # The old indexes hold the old model's vectors (another width, another space): rebuilt from SQLite.

@@ -42,7 +42,8 @@ _STRING_PARAMS = ("filter_by", "sort_by")
 def _uint_param(params: dict, key: str, default: int) -> int:
     """A count as Typesense reads it: a uint32, given as a number or as digits (its HTTP API is text)."""
     value = params.get(key, default)
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+    # Length first: int() of thousands of digits is a ValueError (and slow), not a count.
+    if isinstance(value, str) and len(value.strip()) <= 20 and _DIGITS.fullmatch(value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UINT32_MAX:
         raise RequestMalformed(f"Parameter `{key}` must be an unsigned integer.")

@@ -95,12 +95,14 @@ def _value(key: SortKey, label: int, body: dict | None, info: dict, string_field
         value = info.get("vector_distance")
     else:
         value = (body or {}).get(key.field)
-        if isinstance(value, str) or (value is None and key.field in string_fields):
+        if key.field in string_fields:
             # Typesense compares strings without case or accents, and a missing one as the greatest.
             missing = not isinstance(value, str)
             text = _plain(value) if isinstance(value, str) else ""
             return (0, _Reversed((missing, text)) if key.descending else (missing, text))
-        if not isinstance(value, (int, float)):  # missing, null, or not a single value
+        # Missing, null, not a single value, or (in an undeclared field such as `captured_at`) a value of
+        # another type: sorts as missing, so that one odd document cannot make the whole sort fail.
+        if not isinstance(value, (int, float)):
             value = None
     if value is None:
         return (1, 0)  # after every number, ascending or descending

@@ -215,6 +215,8 @@ def _fetch(
         raise _FetchFailed(f"{source.url}: {exc.reason}", _kept(part, done)) from exc
     except TimeoutError as exc:
         raise _FetchFailed(f"{source.url}: no answer within {timeout:g} s", _kept(part, done)) from exc
+    except ModelUnavailable:
+        raise  # the whole file's check said no: its own words (an OSError too, as the client's errors are)
     except (OSError, http.client.HTTPException) as exc:
         raise _FetchFailed(f"{source.url}: {exc}", _kept(part, done)) from exc
     finally:

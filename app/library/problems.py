@@ -65,6 +65,8 @@ def problem_from_exception(exc: BaseException, *, model: str | None = None) -> E
         return EngineProblem(NOT_FOUND, _sentence(exc.message), detail, model)
     if isinstance(exc, errors.TypesenseError):
         return EngineProblem(REQUEST, _sentence(exc.message), detail, model)
+    if isinstance(exc, errors.ClientError):  # raised as the typesense client raises it, before any request
+        return EngineProblem(REQUEST, _sentence(str(exc)), detail, model)
     if isinstance(exc, sqlite3.DatabaseError):
         log.error("library database error", exc_info=exc)
         return EngineProblem(

@@ -39,8 +39,23 @@ async def list_collections(request: web.Request) -> web.Response:
     return _ok(await _worker(request).call(lambda e: e.collections.retrieve()))
 
 
+def _no_server_paths(schema: Any) -> None:
+    """A schema from the network may not name a weights file: `model_config.model_path` would have the
+    engine open any path on this computer (and say whether it exists) for whoever holds the key."""
+    fields = schema.get("fields") if isinstance(schema, dict) else None
+    for fdef in fields if isinstance(fields, list) else []:
+        embed = fdef.get("embed") if isinstance(fdef, dict) else None
+        config = embed.get("model_config") if isinstance(embed, dict) else None
+        if isinstance(config, dict) and "model_path" in config:
+            raise BadRequest(
+                "`model_config.model_path` is not accepted over HTTP: a request may not name files on the "
+                "server's computer. Install the weights on it (`photoseek model install FILE`) and give "
+                "`model_name` only.")
+
+
 async def create_collection(request: web.Request) -> web.Response:
     schema = await json_body(request)
+    _no_server_paths(schema)
     return _ok(await _worker(request).call(lambda e: e.collections.create(schema)), 201)
 
 
@@ -67,11 +82,15 @@ async def write_document(request: web.Request) -> web.Response:
     if action not in WRITE_ACTIONS:
         raise BadRequest("Parameter `action` must be a create|update|upsert.")
 
+    # One document by its id, whatever else the query says: Typesense ignores `filter_by` here, and
+    # passed on it would turn this write into an update of every document the filter matches.
+    one = {k: v for k, v in params.items() if k != "filter_by"}
+
     def write(engine: Any) -> dict:
         docs = engine.collections[name].documents
         if action == "emplace":
-            return _emplace(docs, document, params)
-        return getattr(docs, action)(document, params)
+            return _emplace(docs, document, one)
+        return getattr(docs, action)(document, one)
 
     return _ok(await _worker(request).call(write), 201)
 

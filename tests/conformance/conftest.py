@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typesense_server import NodeConfig, ServerUnavailable, TypesenseServer, server_binary
+from typesense_server import (
+    NodeConfig,
+    ServerUnavailable,
+    TypesenseServer,
+    server_binary,
+    skip_without_server,
+)
 
 from . import (  # importing a case module registers its cases
     cases_collections,
@@ -35,12 +41,12 @@ def typesense_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         binary = server_binary()
     except ServerUnavailable as exc:
-        pytest.skip(f"no Typesense server to compare with: {exc}")
+        skip_without_server(f"no Typesense server to compare with: {exc}")
     server = TypesenseServer(NodeConfig.on_free_ports(tmp_path_factory.mktemp("typesense") / "node"), binary)
     try:
         server.start()
     except ServerUnavailable as exc:
-        pytest.skip(f"no Typesense server to compare with: {exc}")
+        skip_without_server(f"no Typesense server to compare with: {exc}")
     try:
         yield server.client()
     finally:

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 import typesense_server
-from typesense_server import NodeConfig, ServerFailed, ServerUnavailable, TypesenseServer, running_typesense
+from typesense_server import (
+    NodeConfig,
+    ServerFailed,
+    ServerUnavailable,
+    TypesenseServer,
+    running_typesense,
+    skip_without_server,
+)
 
 # The official client warns about its own APIs for servers newer than the one these tests start.
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated on v30:DeprecationWarning")
@@ -28,7 +35,7 @@ def real_binary() -> str:
     try:
         return typesense_server.server_binary()
     except ServerUnavailable as exc:
-        pytest.skip(f"no Typesense binary here: {exc}")
+        skip_without_server(f"no Typesense binary here: {exc}")
 
 
 def test_a_binary_that_is_not_executable_is_unavailable(

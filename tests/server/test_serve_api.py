@@ -72,6 +72,11 @@ def test_single_documents_are_written_with_each_action(server: Server) -> None:
     bad = server.request("POST", "/collections/single/documents?action=bogus", json=vector_doc(3))
     assert bad.status_code == 400
     assert bad.json() == {"message": "Parameter `action` must be a create|update|upsert."}
+    # A filter in the query does not turn one document's update into an update of every match.
+    one = server.request("POST", "/collections/single/documents?action=update&filter_by=rank:>0",
+                         json={"id": "1", "title": "only me"})
+    assert one.status_code == 201 and one.json()["title"] == "only me"
+    assert docs["2"].retrieve()["title"] == "new"
 
 
 def test_engine_errors_arrive_as_the_clients_exceptions(server: Server) -> None:
