@@ -251,6 +251,19 @@ def import_files(
     return results
 
 
+def move_to_trash(path: str) -> str | None:
+    """Moves the file to the system trash (never a permanent delete); None when it went, else why not."""
+    from send2trash import send2trash
+    from send2trash.exceptions import TrashPermissionError
+
+    try:
+        send2trash(path)
+    except (OSError, TrashPermissionError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return f"Could not move to the trash: {reason}"
+    return None
+
+
 def _unreadable_reason(exc: Exception) -> str:
     if isinstance(exc, TypesenseError):  # an OSError too (the typesense client's errors are), not the disk's
         return exc.message
@@ -281,9 +294,6 @@ def trash_files(coll: Collection, ids: Iterable[str]) -> list[dict]:
     gone from disk is only removed from the collection. Only a photo file Photoseek imported is ever
     moved: a document's ``path`` is just a stored string, which any import line can set to anything.
     """
-    from send2trash import send2trash
-    from send2trash.exceptions import TrashPermissionError
-
     ids = list(ids)
     results: list[dict] = []
     for doc_id in ids:
@@ -308,11 +318,9 @@ def trash_files(coll: Collection, ids: Iterable[str]) -> list[dict]:
             entry["note"] = f"Same file as {kept}, which is kept: only removed from the collection."
         elif present:
             assert isinstance(path, str)
-            try:
-                send2trash(path)
-            except (OSError, TrashPermissionError) as exc:
-                reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-                results.append({**entry, "success": False, "error": f"Could not move to the trash: {reason}"})
+            problem = move_to_trash(path)
+            if problem is not None:
+                results.append({**entry, "success": False, "error": problem})
                 continue
             entry["trashed"] = True
         else:

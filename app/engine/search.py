@@ -192,6 +192,25 @@ def search(coll: Collection, params: dict) -> dict:
     }
 
 
+def embedded_query(embedder: Any, vq: VectorQuery, q: str, anchor: np.ndarray | None) -> np.ndarray:
+    """The query vector the model makes: of the uploaded image (``image:``) or the stored photo
+    (``anchor``, from ``id:``), refined by ``queries``; else of the text ``q``. Shared with app.remote,
+    which embeds here on the desktop for a library kept on a Typesense server."""
+    if vq.image is not None:
+        try:
+            data = decode_base64(vq.image)
+        except ImageError as exc:
+            raise RequestMalformed(f"Error while processing image: {exc}") from None
+        (result,) = embedder.embed_images([data])
+        if isinstance(result, ImageError):
+            raise RequestMalformed(f"Error while processing image: {result}")
+        anchor = result
+    if anchor is not None and vq.queries is None:
+        return anchor
+    texts = vq.queries if vq.queries is not None else [q]
+    return _weighted(anchor, embedder.embed_texts(texts), vq.query_weights, len(texts))
+
+
 def _weighted(
     anchor: np.ndarray | None, texts: np.ndarray, weights: list[float] | None, n: int
 ) -> np.ndarray:
@@ -249,20 +268,7 @@ def query_vector(coll: Collection, vq: VectorQuery, q: str) -> tuple[np.ndarray,
             raise RequestMalformed(
                 f"Field `{vq.field}` has no model to embed the query with: pass a vector or an `id`."
             )
-        embedder = coll.embedder(vq.field)
-        if vq.image is not None:
-            try:
-                data = decode_base64(vq.image)
-            except ImageError as exc:
-                raise RequestMalformed(f"Error while processing image: {exc}") from None
-            (result,) = embedder.embed_images([data])
-            if isinstance(result, ImageError):
-                raise RequestMalformed(f"Error while processing image: {result}")
-            anchor = result
-        if anchor is not None and vq.queries is None:
-            return anchor, exclude
-        texts = vq.queries if vq.queries is not None else [q]
-        return _weighted(anchor, embedder.embed_texts(texts), vq.query_weights, len(texts)), exclude
+        return embedded_query(coll.embedder(vq.field), vq, q, anchor), exclude
     if anchor is not None:
         return anchor, exclude
     raise RequestMalformed("When a vector query value is empty, an `id` parameter must be present.")
