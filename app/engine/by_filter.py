@@ -139,14 +139,31 @@ def dump(doc: Any) -> str:
 def export(coll: Collection, params: dict) -> str:
     """``GET /collections/:c/documents/export``: JSONL in insertion order (an upsert keeps a document's
     place), optionally filtered and pruned."""
+    return "\n".join(export_lines(coll, params))
+
+
+def export_lines(coll: Collection, params: dict, after: int = 0, limit: int = -1) -> list[str]:
+    """The export's lines for the documents stored after label ``after`` (at most ``limit`` of them
+    looked at): `photoseek serve` sends a large export a page at a time, so that it never sits whole in
+    memory and searches are answered between pages."""
     text = params.get("filter_by")
     if text is not None and not isinstance(text, str):
         raise RequestMalformed("Parameter `filter_by` must be a string.")
     matches = parse_filter(text, coll.schema.by_name) if text and text.strip() else None
     prune = pruner(params)
-    lines = (
+    return [
         dump(prune(coll.with_vectors(label, body)))
-        for label, body in coll.db.all_bodies(coll.id, oldest_first=True)
+        for label, body in coll.db.all_bodies(coll.id, oldest_first=True, after=after, limit=limit)
         if matches is None or matches(body)
-    )
-    return "\n".join(lines)
+    ]
+
+
+def last_label(coll: Collection, after: int, limit: int) -> int | None:
+    """The last label of the page ``export_lines(coll, params, after, limit)`` looked at; None past the
+    end (a page of damaged or filtered-out documents still moves the export on)."""
+    row = coll.db._conn.execute(
+        "SELECT max(label) FROM (SELECT label FROM documents WHERE collection_id = ? AND label > ? "
+        "ORDER BY label LIMIT ?)",
+        (coll.id, after, limit),
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])

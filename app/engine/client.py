@@ -323,6 +323,17 @@ class Documents:
         return by_filter.export(self._coll(), params)
 
     @owned
+    def export_page(
+        self, params: dict | None = None, after: int = 0, limit: int = 1000
+    ) -> tuple[str, int | None]:
+        """Photoseek extension: one page of ``export`` (the documents stored after the position ``after``,
+        at most ``limit`` looked at) and the position the next page starts from (None: the end)."""
+        params = checks.params_arg(params, "The export parameters")
+        coll = self._coll()
+        lines = by_filter.export_lines(coll, params, after, limit)
+        return "\n".join(lines), by_filter.last_label(coll, after, limit)
+
+    @owned
     def find_duplicates(
         self,
         *,

@@ -262,13 +262,17 @@ class Database(FolderRows, VectorRows, BulkRows):
             if (body := self._decode(label, collection_id, doc_id, text)) is not None
         ]
 
-    def all_bodies(self, collection_id: int, *, oldest_first: bool = False) -> Iterator[tuple[int, dict]]:
-        """Every readable document, newest first (or in insertion order, as Typesense exports); a damaged
-        one is skipped (and logged once)."""
+    def all_bodies(
+        self, collection_id: int, *, oldest_first: bool = False, after: int = 0, limit: int = -1
+    ) -> Iterator[tuple[int, dict]]:
+        """Every readable document, newest first (or in insertion order, as Typesense exports; then from
+        the label ``after`` on, at most ``limit`` rows: an export a page at a time); a damaged one is
+        skipped (and logged once)."""
         order = "ASC" if oldest_first else "DESC"
         rows = self._conn.execute(
-            f"SELECT label, doc_id, body FROM documents WHERE collection_id = ? ORDER BY label {order}",
-            (collection_id,),
+            f"SELECT label, doc_id, body FROM documents WHERE collection_id = ? AND label > ? "
+            f"ORDER BY label {order} LIMIT ?",
+            (collection_id, after if oldest_first else -1, limit),
         )
         for label, doc_id, text in rows:
             body = self._decode(label, collection_id, doc_id, text)

@@ -134,10 +134,31 @@ async def delete_document(request: web.Request) -> web.Response:
     return _ok(await _worker(request).call(lambda e: e.collections[name].documents[doc_id].delete(params)))
 
 
-async def export_documents(request: web.Request) -> web.Response:
+EXPORT_PAGE = 500  # documents per engine job: about 5 MB of JSONL with 512-d vectors
+
+
+async def export_documents(request: web.Request) -> web.StreamResponse:
+    """Sent a page at a time: a large library's export never sits whole in memory, and searches queued
+    meanwhile are answered between pages. The first page is read before the answer starts, so a missing
+    collection or a bad filter gets its own status."""
     name, params = _name(request), query_params(request)
-    text = await _worker(request).call(lambda e: e.collections[name].documents.export(params))
-    return web.Response(body=text.encode("utf-8"), content_type="application/octet-stream")
+
+    def page(after: int) -> Any:
+        return lambda e: e.collections[name].documents.export_page(params, after, EXPORT_PAGE)
+
+    text, after = await _worker(request).call(page(0))
+    response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+    await response.prepare(request)
+    separator = b""
+    while True:
+        if text:
+            await response.write(separator + text.encode("utf-8"))
+            separator = b"\n"
+        if after is None:
+            break
+        text, after = await _worker(request).call(page(after))
+    await response.write_eof()
+    return response
 
 
 async def search(request: web.Request) -> web.Response:
