@@ -165,6 +165,10 @@ def _global_options(*, repeated: bool) -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument("--data-dir", metavar="DIR", default=default(None),
                          help="library folder (default: $PHOTOSEEK_DATA_DIR or the user data folder)")
+    options.add_argument("--server", metavar="URL[,URL...]", default=default(None),
+                         help="use a library kept on a Typesense server or cluster instead of --data-dir "
+                         "(the API key from $PHOTOSEEK_SERVER_API_KEY or the system keyring, never the "
+                         "command line)")
     options.add_argument("--json", action="store_true", default=default(False),
                          help="print the engine's Typesense-format JSON instead of tables")
     options.add_argument("--device", type=_device, metavar="WHERE", default=default(None),

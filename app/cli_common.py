@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from app import cli_output
 from app.library.defaults import default_collection, photo_schema
@@ -50,14 +50,25 @@ class CliError(Exception):
 
 
 @contextmanager
-def open_engine(args: argparse.Namespace) -> Iterator[Engine]:
+def open_engine(args: argparse.Namespace, *, on_server: bool = True) -> Iterator[Engine]:
+    """The library the command works on: the local one (--data-dir), or with --server one kept on a
+    Typesense server, answering the same calls (``on_server=False``: a command the server cannot do)."""
     from app import paths
     from app.engine import Engine
 
-    data_dir = Path(args.data_dir).expanduser() if args.data_dir else paths.data_dir()
-    if data_dir.exists() and not data_dir.is_dir():
-        raise CliError(f"the library folder {data_dir} is a file, not a folder")
-    engine = Engine(data_dir)
+    if getattr(args, "server", None):
+        if not on_server:
+            raise CliError(f"`photoseek {args.command}` works on a local library only, not with --server")
+        if args.data_dir:
+            raise CliError("give --server or --data-dir, not both: a library is in one place")
+        from app.cli_server import open_server_library
+
+        engine = cast(Engine, open_server_library(args.server))
+    else:
+        data_dir = Path(args.data_dir).expanduser() if args.data_dir else paths.data_dir()
+        if data_dir.exists() and not data_dir.is_dir():
+            raise CliError(f"the library folder {data_dir} is a file, not a folder")
+        engine = Engine(data_dir)
     try:
         if getattr(args, "collection", "") is None:
             # The app's default collection, so the CLI and the window share one library.

@@ -78,7 +78,7 @@ def format_scans(reports: list[dict]) -> str:
 def cmd_folders(args: argparse.Namespace) -> int:
     if args.action in ("add", "remove") and not args.paths:
         raise CliError(f"`folders {args.action}` needs at least one folder")
-    with open_engine(args) as engine:
+    with open_engine(args, on_server=False) as engine:
         if args.action == "list":
             if args.collection not in engine.collections:
                 raise CliError(f"there is no collection `{args.collection}`")
@@ -142,7 +142,7 @@ def format_groups(groups: list[dict]) -> str:
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
-    with open_engine(args) as engine:
+    with open_engine(args, on_server=False) as engine:
         if args.collection not in engine.collections:
             raise CliError(f"there is no collection `{args.collection}`")
         options = {} if args.similarity is None else {"threshold": 1.0 - args.similarity}

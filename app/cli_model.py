@@ -62,7 +62,7 @@ def library_model(args: argparse.Namespace) -> str:
     from app.library.model_files import model_of
     from app.resources import default_model
 
-    with open_engine(args) as engine:
+    with open_engine(args, on_server=False) as engine:
         if args.collection in engine.collections:
             return model_of(engine.collections[args.collection].retrieve()) or default_model()
     return default_model()
