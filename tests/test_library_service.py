@@ -39,6 +39,7 @@ def test_the_engine_and_the_library_never_import_qt() -> None:
         "import sys\n"
         "import app.engine, app.library, app.library.service, app.library.folder_jobs, app.cli\n"
         "import app.server, app.server.app, app.server.importing, app.cli_serve\n"
+        "import app.remote.client, app.remote.search, app.remote.files, app.cli_server\n"
         "from app.engine import Engine\n"
         "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken6'))))\n"
     )

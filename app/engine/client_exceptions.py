@@ -30,7 +30,11 @@ def load() -> ModuleType:
     locations = package.submodule_search_locations if package is not None else None
     spec = importlib.machinery.PathFinder.find_spec(NAME, list(locations)) if locations else None
     if spec is None or spec.loader is None:
-        raise ImportError("Photoseek needs the `typesense` package: pip install 'typesense>=0.21'.")
+        if package is None:
+            raise ImportError("Photoseek needs the `typesense` package: pip install 'typesense>=0.21'.")
+        # The package exists but not as files (a frozen bundle keeps it in an archive): the whole client
+        # is imported then, the slower way.
+        return importlib.import_module(NAME)
     module = importlib.util.module_from_spec(spec)
     sys.modules[NAME] = module
     try:
